@@ -1,0 +1,253 @@
+//! Configuration: the TOML schema, the embedded default and validation with line numbers.
+//!
+//! `eagw run` with no `--config` runs on [`DEFAULT_TOML`], which binds loopback only.
+//! `eagw check-config FILE` runs [`Config::from_toml`] and prints its error, which always
+//! names the line (TOML syntax and type errors come from the `toml` crate with a span; the
+//! semantic checks below carry spans of their own through `toml::Spanned`).
+
+use serde::Deserialize;
+use std::net::{IpAddr, SocketAddr};
+use toml::Spanned;
+
+/// The configuration the binary runs on when no file is given: loopback only.
+pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub general: General,
+    #[serde(default)]
+    pub control: Control,
+    #[serde(default)]
+    pub media: Media,
+    #[serde(rename = "interface", default)]
+    pub interfaces: Vec<Spanned<Interface>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct General {
+    /// Worker threads; 0 means one per core.
+    pub workers: usize,
+    /// Parallel session limit (0 = none). Beyond it, `offer` for a new call answers
+    /// `result: load limit` to clients that sent `supports: ["load limit"]`, an error otherwise.
+    pub max_sessions: usize,
+    /// Default log filter (`RUST_LOG` overrides it).
+    pub log: String,
+}
+
+impl Default for General {
+    fn default() -> Self {
+        General { workers: 0, max_sessions: 0, log: "info".into() }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Control {
+    /// ng over UDP listeners.
+    pub ng_udp: Vec<Spanned<String>>,
+    /// TCP-ng listeners.
+    pub ng_tcp: Vec<Spanned<String>>,
+    /// HTTP listeners (`POST /ng`, `POST /ng-plain`, `GET /ping`).
+    pub http: Vec<Spanned<String>>,
+    /// Seconds a reply is kept for retransmitted requests (rtpengine keeps 30-60 s).
+    pub cookie_cache_secs: u64,
+}
+
+impl Default for Control {
+    fn default() -> Self {
+        Control { ng_udp: vec![], ng_tcp: vec![], http: vec![], cookie_cache_secs: 30 }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum TimeoutAction {
+    /// Mark the call as timed out (visible in `query`) and keep it.
+    Mark,
+    /// Delete the call and free its ports.
+    Delete,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Learning {
+    Off,
+    Immediate,
+    Delayed,
+    Heuristic,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Media {
+    /// Media port range, inclusive, shared out among the workers.
+    pub port_min: Spanned<u16>,
+    pub port_max: Spanned<u16>,
+    /// Seconds without a packet on any stream before the call times out (0 = never).
+    pub timeout_secs: u64,
+    pub timeout_action: TimeoutAction,
+    /// Endpoint learning when the offer does not say (`endpoint-learning`).
+    pub endpoint_learning: Learning,
+    /// Length of the learning window of `delayed` and `heuristic`.
+    pub learning_window_ms: u64,
+    /// DSCP/TOS byte on media sockets (0 = leave alone).
+    pub tos: u8,
+    /// Socket buffer sizes for media sockets (bytes, 0 = kernel default).
+    pub socket_rcvbuf: usize,
+}
+
+impl Default for Media {
+    fn default() -> Self {
+        Media {
+            port_min: Spanned::new(0..0, 30000),
+            port_max: Spanned::new(0..0, 39999),
+            timeout_secs: 60,
+            timeout_action: TimeoutAction::Delete,
+            endpoint_learning: Learning::Delayed,
+            learning_window_ms: 3000,
+            tos: 0,
+            socket_rcvbuf: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Interface {
+    /// Name used by `direction`, `interface`, `from-interface`, `to-interface`.
+    pub name: String,
+    /// IPv4 address to bind media sockets on.
+    pub address: Option<IpAddr>,
+    /// IPv6 address to bind media sockets on.
+    pub address6: Option<IpAddr>,
+    /// Addresses written into SDP instead of the bound ones (1:1 NAT in front of eagw).
+    pub advertise: Option<IpAddr>,
+    pub advertise6: Option<IpAddr>,
+}
+
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for ConfigError {}
+
+fn line_of(src: &str, span: std::ops::Range<usize>) -> usize {
+    src.as_bytes()[..span.start.min(src.len())].iter().filter(|&&b| b == b'\n').count() + 1
+}
+
+impl Config {
+    pub fn default_config() -> Config {
+        Config::from_toml(DEFAULT_TOML, "<embedded default>").expect("embedded default config is valid")
+    }
+
+    /// Parses and validates; errors name `origin` and the line.
+    pub fn from_toml(src: &str, origin: &str) -> Result<Config, ConfigError> {
+        let cfg: Config = toml::from_str(src).map_err(|e| ConfigError(format!("{origin}: {e}")))?;
+        cfg.validate(src, origin)?;
+        Ok(cfg)
+    }
+
+    pub fn load(path: &str) -> Result<Config, ConfigError> {
+        let src = std::fs::read_to_string(path).map_err(|e| ConfigError(format!("{path}: {e}")))?;
+        Config::from_toml(&src, path)
+    }
+
+    fn validate(&self, src: &str, origin: &str) -> Result<(), ConfigError> {
+        let err = |span: std::ops::Range<usize>, msg: String| {
+            ConfigError(format!("{origin}: line {}: {msg}", line_of(src, span)))
+        };
+        let (min, max) = (*self.media.port_min.get_ref(), *self.media.port_max.get_ref());
+        if min < 1024 || min > max {
+            return Err(err(
+                self.media.port_min.span(),
+                format!("port_min {min} must be >= 1024 and <= port_max {max}"),
+            ));
+        }
+        let workers = self.worker_count();
+        let pairs = (max as usize - min as usize + 1) / 2;
+        if pairs < workers * 4 {
+            return Err(err(
+                self.media.port_max.span(),
+                format!("port range {min}-{max} is too small for {workers} workers (need 8 ports per worker at least)"),
+            ));
+        }
+        if self.interfaces.is_empty() {
+            return Err(ConfigError(format!("{origin}: at least one [[interface]] is required")));
+        }
+        let mut names = std::collections::HashSet::new();
+        for i in &self.interfaces {
+            let v = i.get_ref();
+            if v.name.is_empty() || !names.insert(v.name.clone()) {
+                return Err(err(i.span(), format!("interface name {:?} is empty or used twice", v.name)));
+            }
+            if v.address.is_none() && v.address6.is_none() {
+                return Err(err(i.span(), format!("interface {:?} needs address or address6", v.name)));
+            }
+            if matches!(v.address, Some(IpAddr::V6(_))) || matches!(v.address6, Some(IpAddr::V4(_))) {
+                return Err(err(i.span(), format!("interface {:?}: address is IPv4, address6 is IPv6", v.name)));
+            }
+        }
+        for list in [&self.control.ng_udp, &self.control.ng_tcp, &self.control.http] {
+            for a in list {
+                if a.get_ref().parse::<SocketAddr>().is_err() {
+                    return Err(err(a.span(), format!("{:?} is not an address:port", a.get_ref())));
+                }
+            }
+        }
+        if self.media.learning_window_ms > 60_000 {
+            return Err(ConfigError(format!("{origin}: learning_window_ms must be at most 60000")));
+        }
+        Ok(())
+    }
+
+    pub fn worker_count(&self) -> usize {
+        if self.general.workers == 0 {
+            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        } else {
+            self.general.workers
+        }
+    }
+
+    pub fn addrs(list: &[Spanned<String>]) -> Vec<SocketAddr> {
+        list.iter().filter_map(|s| s.get_ref().parse().ok()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_is_valid_and_loopback_only() {
+        let c = Config::default_config();
+        for i in &c.interfaces {
+            let i = i.get_ref();
+            assert!(i.address.map_or(true, |a| a.is_loopback()));
+            assert!(i.address6.map_or(true, |a| a.is_loopback()));
+        }
+        for a in Config::addrs(&c.control.ng_udp).iter().chain(&Config::addrs(&c.control.http)) {
+            assert!(a.ip().is_loopback());
+        }
+        assert_eq!(*c.media.port_min.get_ref(), 30000);
+    }
+
+    #[test]
+    fn errors_carry_line_numbers() {
+        let bad = "[general]\nworkers = 1\n\n[media]\nport_min = 40000\nport_max = 30000\n[[interface]]\nname='a'\naddress='127.0.0.1'\n";
+        let e = Config::from_toml(bad, "x.toml").unwrap_err().0;
+        assert!(e.contains("line 5"), "{e}");
+        let bad = "[general]\nworkerz = 1\n";
+        let e = Config::from_toml(bad, "x.toml").unwrap_err().0;
+        assert!(e.contains("line 2"), "{e}");
+        let bad = "[[interface]]\nname='a'\naddress='127.0.0.300'\n";
+        let e = Config::from_toml(bad, "x.toml").unwrap_err().0;
+        assert!(e.contains("line 3"), "{e}");
+    }
+}

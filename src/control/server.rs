@@ -1,0 +1,433 @@
+//! The control plane's transports: ng over UDP (with the cookie reply cache), TCP-ng, and
+//! HTTP (`POST /ng`, `POST /ng-plain`, `GET /ping`, `GET /metrics`). All run as tasks on
+//! one tokio runtime in the control thread; per-call work happens in the workers.
+
+use super::bencode::{self, Frame, Value};
+use super::ng::{error, Dispatcher, MAX_STREAM_SDP, MAX_UDP_SDP};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+
+/// Requests and replies are bencode or JSON; a reply uses the request's encoding.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Encoding {
+    Bencode,
+    Json,
+}
+
+pub fn decode_body(body: &[u8]) -> Result<(Value, Encoding), String> {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace()).copied();
+    if first == Some(b'{') {
+        let j: serde_json::Value = serde_json::from_slice(body).map_err(|e| format!("Failed to decode JSON: {e}"))?;
+        let v = bencode::from_json(&j).map_err(|e| format!("Failed to decode JSON: {e}"))?;
+        Ok((v, Encoding::Json))
+    } else {
+        let v = bencode::decode_all(body).map_err(|e| format!("Failed to decode bencode: {e}"))?;
+        Ok((v, Encoding::Bencode))
+    }
+}
+
+pub fn encode_body(v: &Value, enc: Encoding, out: &mut Vec<u8>) {
+    match enc {
+        Encoding::Bencode => bencode::encode(v, out),
+        Encoding::Json => {
+            let _ = serde_json::to_writer(&mut *out, &bencode::to_json(v));
+        }
+    }
+}
+
+/// Decodes and dispatches one message body; returns the encoded reply.
+pub async fn handle_body(d: &Dispatcher, body: &[u8], max_sdp: usize) -> (Vec<u8>, Encoding) {
+    let (reply, enc) = match decode_body(body) {
+        Ok((v, enc)) => (d.dispatch(&v, max_sdp).await, enc),
+        Err(e) => {
+            d.stats.malformed.fetch_add(1, Ordering::Relaxed);
+            d.stats.errors.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!("malformed ng message: {e}");
+            let enc = if body.first() == Some(&b'{') { Encoding::Json } else { Encoding::Bencode };
+            (error(e), enc)
+        }
+    };
+    let mut out = Vec::with_capacity(256);
+    encode_body(&reply, enc, &mut out);
+    (out, enc)
+}
+
+enum Entry {
+    /// Being processed; retransmissions from these addresses get the reply too.
+    InFlight(Vec<SocketAddr>),
+    Done(Arc<Vec<u8>>),
+}
+
+/// Replies by cookie, in two generations swapped every `ttl` (so kept `ttl`..2×`ttl`).
+pub struct CookieCache {
+    cur: HashMap<Vec<u8>, Entry>,
+    old: HashMap<Vec<u8>, Entry>,
+    rotated: Instant,
+    ttl: Duration,
+}
+
+pub enum Lookup {
+    New,
+    Waiting,
+    Reply(Arc<Vec<u8>>),
+}
+
+impl CookieCache {
+    pub fn new(ttl: Duration) -> CookieCache {
+        CookieCache { cur: HashMap::new(), old: HashMap::new(), rotated: Instant::now(), ttl }
+    }
+
+    fn rotate(&mut self) {
+        if self.rotated.elapsed() >= self.ttl {
+            self.old = std::mem::take(&mut self.cur);
+            self.rotated = Instant::now();
+        }
+    }
+
+    /// Looks a cookie up; a new one is marked in flight, a waiting `from` is remembered.
+    pub fn begin(&mut self, cookie: &[u8], from: Option<SocketAddr>) -> Lookup {
+        self.rotate();
+        let e = match self.cur.get_mut(cookie) {
+            Some(e) => Some(e),
+            None => self.old.get_mut(cookie),
+        };
+        match e {
+            Some(Entry::Done(r)) => Lookup::Reply(r.clone()),
+            Some(Entry::InFlight(w)) => {
+                if let Some(f) = from {
+                    if !w.contains(&f) && w.len() < 16 {
+                        w.push(f);
+                    }
+                }
+                Lookup::Waiting
+            }
+            None => {
+                self.cur.insert(cookie.to_vec(), Entry::InFlight(vec![]));
+                Lookup::New
+            }
+        }
+    }
+
+    /// Stores the reply; returns the addresses that retransmitted meanwhile.
+    pub fn finish(&mut self, cookie: &[u8], reply: Arc<Vec<u8>>) -> Vec<SocketAddr> {
+        let waiting = match self.cur.remove(cookie).or_else(|| self.old.remove(cookie)) {
+            Some(Entry::InFlight(w)) => w,
+            _ => vec![],
+        };
+        self.cur.insert(cookie.to_vec(), Entry::Done(reply));
+        waiting
+    }
+
+    pub fn len(&self) -> usize {
+        self.cur.len() + self.old.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Splits `<cookie> <body>`.
+pub fn split_cookie(msg: &[u8]) -> Option<(&[u8], &[u8])> {
+    let sp = msg.iter().position(|&b| b == b' ')?;
+    if sp == 0 || sp > bencode::MAX_COOKIE_LEN {
+        return None;
+    }
+    Some((&msg[..sp], &msg[sp + 1..]))
+}
+
+fn with_cookie(cookie: &[u8], body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(cookie.len() + 1 + body.len());
+    out.extend_from_slice(cookie);
+    out.push(b' ');
+    out.extend_from_slice(body);
+    out
+}
+
+pub async fn serve_udp(sock: UdpSocket, d: Arc<Dispatcher>, cache: Arc<Mutex<CookieCache>>) {
+    let sock = Arc::new(sock);
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let (n, from) = match sock.recv_from(&mut buf).await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!("ng udp: {e}");
+                continue;
+            }
+        };
+        let Some((cookie, body)) = split_cookie(&buf[..n]) else {
+            d.stats.malformed.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(%from, "ng message without cookie dropped");
+            continue;
+        };
+        let lookup = cache.lock().ok().map(|mut c| c.begin(cookie, Some(from)));
+        match lookup {
+            Some(Lookup::Reply(r)) => {
+                d.stats.retransmissions.fetch_add(1, Ordering::Relaxed);
+                let _ = sock.send_to(&r, from).await;
+                continue;
+            }
+            Some(Lookup::Waiting) => {
+                d.stats.retransmissions.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            Some(Lookup::New) => {}
+            None => continue,
+        }
+        let (cookie, body) = (cookie.to_vec(), body.to_vec());
+        let (d, cache, sock) = (d.clone(), cache.clone(), sock.clone());
+        tokio::spawn(async move {
+            let (reply, _) = handle_body(&d, &body, MAX_UDP_SDP).await;
+            let dgram = Arc::new(with_cookie(&cookie, &reply));
+            let waiting = cache.lock().ok().map(|mut c| c.finish(&cookie, dgram.clone())).unwrap_or_default();
+            let _ = sock.send_to(&dgram, from).await;
+            for w in waiting {
+                if w != from {
+                    let _ = sock.send_to(&dgram, w).await;
+                }
+            }
+        });
+    }
+}
+
+/// Largest TCP-ng message buffered before a connection is closed.
+const MAX_TCP_MESSAGE: usize = MAX_STREAM_SDP + 64 * 1024;
+
+pub async fn serve_tcp(l: TcpListener, d: Arc<Dispatcher>, cache: Arc<Mutex<CookieCache>>) {
+    loop {
+        let Ok((s, _)) = l.accept().await else { continue };
+        let (d, cache) = (d.clone(), cache.clone());
+        tokio::spawn(async move { tcp_conn(s, d, cache).await });
+    }
+}
+
+async fn tcp_conn(mut s: TcpStream, d: Arc<Dispatcher>, cache: Arc<Mutex<CookieCache>>) {
+    let mut buf: Vec<u8> = Vec::with_capacity(4096);
+    let mut chunk = vec![0u8; 16384];
+    loop {
+        // drain every complete message in the buffer
+        loop {
+            match bencode::frame(&buf) {
+                Frame::Complete { cookie_len, total_len } => {
+                    let cookie = buf[..cookie_len].to_vec();
+                    let body = buf[cookie_len + 1..total_len].to_vec();
+                    buf.drain(..total_len);
+                    let cached = cache.lock().ok().and_then(|mut c| match c.begin(&cookie, None) {
+                        Lookup::Reply(r) => Some(r),
+                        _ => None,
+                    });
+                    let out = match cached {
+                        Some(r) => {
+                            d.stats.retransmissions.fetch_add(1, Ordering::Relaxed);
+                            r
+                        }
+                        None => {
+                            let (reply, _) = handle_body(&d, &body, MAX_STREAM_SDP).await;
+                            let msg = Arc::new(with_cookie(&cookie, &reply));
+                            if let Ok(mut c) = cache.lock() {
+                                c.finish(&cookie, msg.clone());
+                            }
+                            msg
+                        }
+                    };
+                    if s.write_all(&out).await.is_err() {
+                        return;
+                    }
+                }
+                Frame::Incomplete => break,
+                Frame::Invalid(why) => {
+                    d.stats.malformed.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!("TCP-ng stream unusable ({why}); closing");
+                    let mut out = b"0 ".to_vec();
+                    bencode::encode(&error(format!("Malformed TCP-ng stream: {why}")), &mut out);
+                    let _ = s.write_all(&out).await;
+                    return;
+                }
+            }
+        }
+        if buf.len() > MAX_TCP_MESSAGE {
+            d.stats.malformed.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        match s.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+pub async fn serve_http(l: TcpListener, d: Arc<Dispatcher>, cache: Arc<Mutex<CookieCache>>) {
+    loop {
+        let Ok((s, _)) = l.accept().await else { continue };
+        let (d, cache) = (d.clone(), cache.clone());
+        tokio::spawn(async move { http_conn(s, d, cache).await });
+    }
+}
+
+const MAX_HTTP_HEAD: usize = 16 * 1024;
+const MAX_HTTP_BODY: usize = MAX_STREAM_SDP + 64 * 1024;
+
+struct HttpReply {
+    status: u16,
+    ctype: &'static str,
+    body: Vec<u8>,
+}
+
+fn text(status: u16, msg: impl Into<String>) -> HttpReply {
+    let mut body = msg.into().into_bytes();
+    body.push(b'\n');
+    HttpReply { status, ctype: "text/plain", body }
+}
+
+async fn http_conn(mut s: TcpStream, d: Arc<Dispatcher>, cache: Arc<Mutex<CookieCache>>) {
+    let mut buf: Vec<u8> = Vec::with_capacity(4096);
+    let mut chunk = vec![0u8; 16384];
+    loop {
+        // read a head
+        let (method, path, body_len, head_len, keep_alive) = loop {
+            let mut headers = [httparse::EMPTY_HEADER; 32];
+            let mut req = httparse::Request::new(&mut headers);
+            match req.parse(&buf) {
+                Ok(httparse::Status::Complete(n)) => {
+                    let mut len = 0usize;
+                    let mut bad_len = false;
+                    let mut close = req.version == Some(0);
+                    for h in req.headers.iter() {
+                        if h.name.eq_ignore_ascii_case("content-length") {
+                            match std::str::from_utf8(h.value).ok().and_then(|v| v.trim().parse().ok()) {
+                                Some(l) => len = l,
+                                None => bad_len = true,
+                            }
+                        } else if h.name.eq_ignore_ascii_case("connection") {
+                            close = h.value.eq_ignore_ascii_case(b"close");
+                        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+                            bad_len = true;
+                        }
+                    }
+                    if bad_len {
+                        let _ = write_reply(&mut s, &text(400, "bad Content-Length (chunked bodies are not accepted)"), false).await;
+                        return;
+                    }
+                    break (req.method.unwrap_or("").to_string(), req.path.unwrap_or("").to_string(), len, n, !close);
+                }
+                Ok(httparse::Status::Partial) => {
+                    if buf.len() > MAX_HTTP_HEAD {
+                        let _ = write_reply(&mut s, &text(431, "request head too large"), false).await;
+                        return;
+                    }
+                }
+                Err(e) => {
+                    let _ = write_reply(&mut s, &text(400, format!("malformed HTTP request: {e}")), false).await;
+                    return;
+                }
+            }
+            match s.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        };
+        if body_len > MAX_HTTP_BODY {
+            let _ = write_reply(&mut s, &text(413, format!("body larger than {MAX_HTTP_BODY} bytes")), false).await;
+            return;
+        }
+        while buf.len() < head_len + body_len {
+            match s.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+        let body = buf[head_len..head_len + body_len].to_vec();
+        buf.drain(..head_len + body_len);
+        let reply = http_route(&method, &path, &body, &d, &cache).await;
+        if write_reply(&mut s, &reply, keep_alive).await.is_err() || !keep_alive {
+            return;
+        }
+    }
+}
+
+async fn http_route(method: &str, path: &str, body: &[u8], d: &Dispatcher, cache: &Mutex<CookieCache>) -> HttpReply {
+    let path = path.split('?').next().unwrap_or("");
+    match (method, path) {
+        ("GET", "/ping") => text(200, "pong"),
+        ("GET", "/metrics") => HttpReply { status: 200, ctype: "text/plain; version=0.0.4", body: metrics(d).await.into_bytes() },
+        ("POST", "/ng-plain") => {
+            let (reply, enc) = handle_body(d, body, MAX_STREAM_SDP).await;
+            let ctype = if enc == Encoding::Json { "application/json" } else { "application/x-rtpengine-ng" };
+            HttpReply { status: 200, ctype, body: reply }
+        }
+        ("POST", "/ng") => {
+            let Some((cookie, msg)) = split_cookie(body) else {
+                d.stats.malformed.fetch_add(1, Ordering::Relaxed);
+                return text(400, "POST /ng needs a body of the form \"<cookie> <message>\"");
+            };
+            let cached = cache.lock().ok().and_then(|mut c| match c.begin(cookie, None) {
+                Lookup::Reply(r) => Some(r),
+                _ => None,
+            });
+            let out = match cached {
+                Some(r) => r.as_ref().clone(),
+                None => {
+                    let (reply, _) = handle_body(d, msg, MAX_STREAM_SDP).await;
+                    let out = with_cookie(cookie, &reply);
+                    if let Ok(mut c) = cache.lock() {
+                        c.finish(cookie, Arc::new(out.clone()));
+                    }
+                    out
+                }
+            };
+            HttpReply { status: 200, ctype: "application/x-rtpengine-ng", body: out }
+        }
+        (_, "/ping" | "/metrics" | "/ng" | "/ng-plain") => text(405, format!("method {method} not allowed on {path}")),
+        _ => text(404, format!("no such resource {path:?}; try POST /ng, POST /ng-plain, GET /ping")),
+    }
+}
+
+async fn write_reply(s: &mut TcpStream, r: &HttpReply, keep_alive: bool) -> std::io::Result<()> {
+    let reason = match r.status {
+        200 => "OK",
+        400 => "Bad Request",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        413 => "Payload Too Large",
+        431 => "Request Header Fields Too Large",
+        _ => "Error",
+    };
+    let head = format!(
+        "HTTP/1.1 {} {reason}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: {}\r\n\r\n",
+        r.status,
+        r.ctype,
+        r.body.len(),
+        if keep_alive { "keep-alive" } else { "close" }
+    );
+    s.write_all(head.as_bytes()).await?;
+    s.write_all(&r.body).await
+}
+
+/// Prometheus text exposition of the workers' and the control plane's counters.
+pub async fn metrics(d: &Dispatcher) -> String {
+    let s = d.worker_stats().await;
+    let c = &d.stats;
+    let mut out = String::new();
+    let mut m = |name: &str, kind: &str, help: &str, v: u64| {
+        out.push_str(&format!("# HELP eagw_{name} {help}\n# TYPE eagw_{name} {kind}\neagw_{name} {v}\n"));
+    };
+    m("sessions", "gauge", "Calls in progress.", s.calls);
+    m("ports_in_use", "gauge", "Media port pairs in use.", s.ports_in_use);
+    m("sessions_created_total", "counter", "Calls created.", s.calls_created);
+    m("sessions_timed_out_total", "counter", "Calls that hit the media timeout.", s.calls_timed_out);
+    m("packets_relayed_total", "counter", "RTP/RTCP packets relayed.", s.packets_relayed);
+    m("bytes_relayed_total", "counter", "Bytes relayed.", s.bytes_relayed);
+    m("junk_packets_total", "counter", "Datagrams on media ports that were not RTP/RTCP.", s.junk);
+    m("foreign_packets_total", "counter", "Packets from addresses other than the stream's peer, dropped.", s.foreign);
+    m("learning_drops_total", "counter", "Packets held back while the source was being learned.", s.learning_drops);
+    m("undeliverable_packets_total", "counter", "Packets with no known destination or a failed send.", s.undeliverable);
+    m("ng_errors_total", "counter", "ng requests answered with an error.", c.errors.load(Ordering::Relaxed));
+    m("ng_malformed_total", "counter", "ng requests that could not be decoded.", c.malformed.load(Ordering::Relaxed));
+    m("ng_retransmissions_total", "counter", "ng requests answered from the cookie cache.", c.retransmissions.load(Ordering::Relaxed));
+    out
+}

@@ -1,0 +1,516 @@
+//! Human-readable and JSON reports.
+
+use std::fmt::Write as _;
+
+use serde_json::{json, Value as Json};
+
+use super::media::{DirStats, MediaResult, DIR_NAMES};
+use super::ng_client::{Cmd, EngineStats};
+
+/// CPU used by the relaying side (a gateway process or the bare relay threads) during the
+/// media phase.
+pub struct CpuFig {
+    pub source: String,
+    pub cpu_s: f64,
+    pub wall_s: f64,
+    /// Packets received by the tool during the phase (= relayed packets).
+    pub relayed: u64,
+}
+
+impl CpuFig {
+    pub fn us_per_pkt(&self) -> f64 {
+        if self.relayed == 0 {
+            0.0
+        } else {
+            self.cpu_s * 1e6 / self.relayed as f64
+        }
+    }
+    pub fn s_per_mpkt(&self) -> f64 {
+        if self.relayed == 0 {
+            0.0
+        } else {
+            self.cpu_s * 1e6 / self.relayed as f64
+        }
+    }
+    pub fn cores(&self) -> f64 {
+        if self.wall_s > 0.0 {
+            self.cpu_s / self.wall_s
+        } else {
+            0.0
+        }
+    }
+    fn json(&self) -> Json {
+        json!({
+            "source": self.source,
+            "cpu_s": round(self.cpu_s, 4),
+            "wall_s": round(self.wall_s, 3),
+            "cores": round(self.cores(), 3),
+            "relayed_packets": self.relayed,
+            "cpu_us_per_packet": round(self.us_per_pkt(), 3),
+            "cpu_s_per_mpkt": round(self.s_per_mpkt(), 3),
+        })
+    }
+}
+
+/// The result of a `calls` or `bare` run.
+pub struct LoadReport {
+    pub mode: &'static str,
+    pub target: String,
+    pub calls_requested: usize,
+    pub calls_established: usize,
+    pub ptime_ms: u32,
+    pub duration_s: f64,
+    pub setup: Option<EngineStats>,
+    pub teardown: Option<EngineStats>,
+    pub media: Option<MediaResult>,
+    pub gw_cpu: Option<CpuFig>,
+    /// Extra key/value facts (relay threads, receive buffer size, ...).
+    pub facts: Vec<(String, String)>,
+    pub process_cpu_s: f64,
+    pub warnings: Vec<String>,
+}
+
+impl LoadReport {
+    pub fn new(mode: &'static str, target: String, calls: usize, ptime_ms: u32, duration_s: f64) -> LoadReport {
+        LoadReport {
+            mode,
+            target,
+            calls_requested: calls,
+            calls_established: 0,
+            ptime_ms,
+            duration_s,
+            setup: None,
+            teardown: None,
+            media: None,
+            gw_cpu: None,
+            facts: Vec::new(),
+            process_cpu_s: 0.0,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Received packets per second, both directions.
+    pub fn pps(&self) -> f64 {
+        match &self.media {
+            Some(m) if m.send_wall_s > 0.0 => m.received() as f64 / m.send_wall_s,
+            _ => 0.0,
+        }
+    }
+
+    pub fn loss_pct(&self) -> f64 {
+        match &self.media {
+            Some(m) if m.sent() > 0 => {
+                let nr: u64 = m.dirs.iter().map(|d| d.not_received).sum();
+                nr as f64 * 100.0 / m.sent() as f64
+            }
+            _ => 0.0,
+        }
+    }
+
+    /// Mean stream jitter over both directions (ms).
+    pub fn jitter_ms(&self) -> f64 {
+        match &self.media {
+            Some(m) => (m.dirs[0].jitter_mean_ms + m.dirs[1].jitter_mean_ms) / 2.0,
+            None => 0.0,
+        }
+    }
+
+    /// Delay quantile over both directions (µs).
+    pub fn delay_us(&self, q: f64) -> f64 {
+        match &self.media {
+            Some(m) => {
+                let mut h = m.dirs[0].delay.clone();
+                h.merge(&m.dirs[1].delay);
+                h.quantile(q) as f64 / 1e3
+            }
+            None => 0.0,
+        }
+    }
+
+    pub fn to_json(&self) -> Json {
+        let mut o = json!({
+            "mode": self.mode,
+            "target": self.target,
+            "calls_requested": self.calls_requested,
+            "calls_established": self.calls_established,
+            "ptime_ms": self.ptime_ms,
+            "duration_s": self.duration_s,
+            "pps": round(self.pps(), 1),
+            "loss_pct": round(self.loss_pct(), 4),
+            "process_cpu_s": round(self.process_cpu_s, 3),
+            "warnings": self.warnings,
+        });
+        let m = o.as_object_mut().expect("object");
+        if let Some(s) = &self.setup {
+            m.insert("setup".into(), engine_json(s));
+        }
+        if let Some(s) = &self.teardown {
+            m.insert("teardown".into(), engine_json(s));
+        }
+        if let Some(md) = &self.media {
+            m.insert("media".into(), media_json(md));
+        }
+        m.insert("gateway_cpu".into(), self.gw_cpu.as_ref().map(|c| c.json()).unwrap_or(Json::Null));
+        let facts: serde_json::Map<String, Json> = self.facts.iter().map(|(k, v)| (k.clone(), Json::String(v.clone()))).collect();
+        m.insert("facts".into(), Json::Object(facts));
+        o
+    }
+
+    pub fn human(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "== eagw load {} — target {} ==", self.mode, self.target);
+        let _ = writeln!(
+            s,
+            "calls: {} requested, {} established; ptime {} ms; media {:.1} s",
+            self.calls_requested, self.calls_established, self.ptime_ms, self.duration_s
+        );
+        for (k, v) in &self.facts {
+            let _ = writeln!(s, "{k}: {v}");
+        }
+        if let Some(st) = &self.setup {
+            let _ = writeln!(s, "\n-- set-up ({:.2} s) --", st.elapsed_s);
+            engine_human(&mut s, st, &[Cmd::Offer, Cmd::Answer]);
+        }
+        if let Some(md) = &self.media {
+            let _ = writeln!(s, "\n-- media ({:.2} s sending, {:.2} s incl. drain) --", md.send_wall_s, md.wall_s);
+            let _ = writeln!(
+                s,
+                "{:<16} {:>10} {:>10} {:>8} {:>8} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+                "direction", "sent", "received", "lost", "missing", "dup", "reord", "jit ms", "jitmax ms", "dly mean", "dly p50", "dly p99", "dly max"
+            );
+            for (d, ds) in md.dirs.iter().enumerate() {
+                dir_human(&mut s, DIR_NAMES[d], ds);
+            }
+            let _ = writeln!(s, "(delays in µs; lost = by RTP sequence, missing = sent - received)");
+            let _ = writeln!(
+                s,
+                "received {} of {} packets ({:.4} % loss), {:.0} packets/s; misrouted {}, malformed {}, send errors {}",
+                md.received(),
+                md.sent(),
+                self.loss_pct(),
+                self.pps(),
+                md.misrouted,
+                md.malformed,
+                md.send_errors
+            );
+            let silent: u64 = md.dirs.iter().map(|d| d.silent_streams).sum();
+            if silent > 0 {
+                let _ = writeln!(s, "streams that received nothing: {silent}");
+            }
+            let _ = writeln!(
+                s,
+                "tool: sender {:.2} CPU-s, receiver {:.2} CPU-s ({:.0} % of a core); sender max lag {:.0} µs beyond pacing, {} sends >5 ms late",
+                md.sender_cpu_s,
+                md.receiver_cpu_s,
+                tool_util(md) * 100.0,
+                md.sender_max_lag_us,
+                md.late_sends
+            );
+        }
+        if let Some(c) = &self.gw_cpu {
+            let _ = writeln!(
+                s,
+                "relay CPU ({}): {:.3} CPU-s over {:.2} s ({:.2} cores) for {} packets = {:.3} CPU-µs/packet, {:.3} CPU-s per million packets",
+                c.source,
+                c.cpu_s,
+                c.wall_s,
+                c.cores(),
+                c.relayed,
+                c.us_per_pkt(),
+                c.s_per_mpkt()
+            );
+        } else if self.media.is_some() {
+            let _ = writeln!(s, "relay CPU: not measured (give --pid)");
+        }
+        if let Some(st) = &self.teardown {
+            let _ = writeln!(s, "\n-- teardown ({:.2} s) --", st.elapsed_s);
+            engine_human(&mut s, st, &[Cmd::Delete]);
+        }
+        let _ = writeln!(s, "\ntool process CPU (whole run): {:.2} s", self.process_cpu_s);
+        for w in &self.warnings {
+            let _ = writeln!(s, "WARNING: {w}");
+        }
+        s
+    }
+}
+
+/// Share of one core the tool's media threads used.
+pub fn tool_util(md: &MediaResult) -> f64 {
+    if md.wall_s > 0.0 {
+        md.tool_cpu_s() / md.wall_s
+    } else {
+        0.0
+    }
+}
+
+pub fn round(v: f64, digits: i32) -> f64 {
+    let f = 10f64.powi(digits);
+    (v * f).round() / f
+}
+
+fn dir_human(s: &mut String, name: &str, d: &DirStats) {
+    let _ = writeln!(
+        s,
+        "{:<16} {:>10} {:>10} {:>8} {:>8} {:>6} {:>6} {:>9.3} {:>9.3} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
+        name,
+        d.sent,
+        d.received,
+        d.lost_by_seq,
+        d.not_received,
+        d.dups,
+        d.reordered,
+        d.jitter_mean_ms,
+        d.jitter_max_ms,
+        d.delay.mean() / 1e3,
+        d.delay.quantile(0.5) as f64 / 1e3,
+        d.delay.quantile(0.99) as f64 / 1e3,
+        d.delay.max as f64 / 1e3
+    );
+}
+
+fn dir_json(d: &DirStats) -> Json {
+    json!({
+        "sent": d.sent,
+        "received": d.received,
+        "lost": d.lost_by_seq,
+        "not_received": d.not_received,
+        "loss_pct": if d.sent > 0 { round(d.not_received as f64 * 100.0 / d.sent as f64, 4) } else { 0.0 },
+        "duplicates": d.dups,
+        "reordered": d.reordered,
+        "late": d.late,
+        "silent_streams": d.silent_streams,
+        "jitter_mean_ms": round(d.jitter_mean_ms, 4),
+        "jitter_max_ms": round(d.jitter_max_ms, 4),
+        "delay_mean_us": round(d.delay.mean() / 1e3, 2),
+        "delay_p50_us": round(d.delay.quantile(0.5) as f64 / 1e3, 2),
+        "delay_p99_us": round(d.delay.quantile(0.99) as f64 / 1e3, 2),
+        "delay_max_us": round(d.delay.max as f64 / 1e3, 2),
+    })
+}
+
+fn media_json(m: &MediaResult) -> Json {
+    json!({
+        "wall_s": round(m.wall_s, 3),
+        "send_wall_s": round(m.send_wall_s, 3),
+        "sent": m.sent(),
+        "received": m.received(),
+        "caller_to_callee": dir_json(&m.dirs[0]),
+        "callee_to_caller": dir_json(&m.dirs[1]),
+        "misrouted": m.misrouted,
+        "malformed": m.malformed,
+        "send_errors": m.send_errors,
+        "tool_cpu": {
+            "sender_cpu_s": round(m.sender_cpu_s, 4),
+            "receiver_cpu_s": round(m.receiver_cpu_s, 4),
+            "cores": round(tool_util(m), 3),
+        },
+        "sender_max_lag_us": round(m.sender_max_lag_us, 1),
+        "late_sends": m.late_sends,
+    })
+}
+
+pub fn engine_json(st: &EngineStats) -> Json {
+    let mut cmds = serde_json::Map::new();
+    for c in Cmd::ALL {
+        let cs = st.cmd(c);
+        if cs.requests == 0 {
+            continue;
+        }
+        cmds.insert(
+            c.name().into(),
+            json!({
+                "requests": cs.requests,
+                "retransmits": cs.retransmits,
+                "ok": cs.ok,
+                "warnings": cs.warnings,
+                "errors": cs.errors,
+                "load_limit": cs.load_limit,
+                "timeouts": cs.timeouts,
+                "bad_replies": cs.bad,
+                "latency_p50_ms": round(cs.latency_ms(0.5), 3),
+                "latency_p99_ms": round(cs.latency_ms(0.99), 3),
+                "latency_max_ms": round(cs.latency_ms(1.0), 3),
+            }),
+        );
+    }
+    let reasons: serde_json::Map<String, Json> = st.reasons.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+    json!({
+        "elapsed_s": round(st.elapsed_s, 3),
+        "commands": Json::Object(cmds),
+        "reasons": Json::Object(reasons),
+        "stray_replies": st.stray_replies,
+    })
+}
+
+pub fn engine_human(s: &mut String, st: &EngineStats, cmds: &[Cmd]) {
+    let _ = writeln!(
+        s,
+        "{:<8} {:>8} {:>7} {:>8} {:>6} {:>6} {:>8} {:>8} {:>9} {:>9} {:>9}",
+        "command", "requests", "retrans", "ok", "warn", "error", "limit", "timeout", "p50 ms", "p99 ms", "max ms"
+    );
+    for c in cmds {
+        let cs = st.cmd(*c);
+        let _ = writeln!(
+            s,
+            "{:<8} {:>8} {:>7} {:>8} {:>6} {:>6} {:>8} {:>8} {:>9.3} {:>9.3} {:>9.3}",
+            c.name(),
+            cs.requests,
+            cs.retransmits,
+            cs.ok,
+            cs.warnings,
+            cs.errors + cs.bad,
+            cs.load_limit,
+            cs.timeouts,
+            cs.latency_ms(0.5),
+            cs.latency_ms(0.99),
+            cs.latency_ms(1.0)
+        );
+    }
+    let mut shown = 0;
+    for (r, n) in &st.reasons {
+        let c = cmds.iter().any(|c| r.starts_with(c.name()));
+        if c && shown < 8 {
+            let _ = writeln!(s, "  {n} × {r}");
+            shown += 1;
+        }
+    }
+    if st.stray_replies > 0 {
+        let _ = writeln!(s, "  {} stray/duplicate replies", st.stray_replies);
+    }
+}
+
+/// One row of the compare table.
+pub struct CompareRow {
+    pub name: String,
+    pub calls: usize,
+    pub pps: f64,
+    pub loss_pct: f64,
+    pub jitter_ms: f64,
+    pub p50_us: f64,
+    pub p99_us: f64,
+    pub cpu_us_per_pkt: Option<f64>,
+    pub ratio: Option<f64>,
+}
+
+pub fn compare_rows(runs: &[LoadReport]) -> Vec<CompareRow> {
+    let bare = runs.iter().find(|r| r.mode == "bare").and_then(|r| r.gw_cpu.as_ref()).map(|c| c.us_per_pkt());
+    runs.iter()
+        .map(|r| {
+            let cpu = r.gw_cpu.as_ref().map(|c| c.us_per_pkt());
+            CompareRow {
+                name: r.target.clone(),
+                calls: r.calls_established,
+                pps: r.pps(),
+                loss_pct: r.loss_pct(),
+                jitter_ms: r.jitter_ms(),
+                p50_us: r.delay_us(0.5),
+                p99_us: r.delay_us(0.99),
+                cpu_us_per_pkt: cpu,
+                ratio: match (cpu, bare) {
+                    (Some(c), Some(b)) if b > 0.0 => Some(c / b),
+                    _ => None,
+                },
+            }
+        })
+        .collect()
+}
+
+pub fn compare_human(rows: &[CompareRow]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{:<26} {:>6} {:>9} {:>8} {:>8} {:>9} {:>9} {:>10} {:>8}",
+        "target", "calls", "pps", "loss %", "jit ms", "p50 µs", "p99 µs", "CPU µs/pkt", "× bare"
+    );
+    for r in rows {
+        let cpu = r.cpu_us_per_pkt.map(|c| format!("{c:.2}")).unwrap_or_else(|| "-".into());
+        let ratio = r.ratio.map(|c| format!("{c:.2}")).unwrap_or_else(|| "-".into());
+        let _ = writeln!(
+            s,
+            "{:<26} {:>6} {:>9.0} {:>8.3} {:>8.3} {:>9.1} {:>9.1} {:>10} {:>8}",
+            r.name, r.calls, r.pps, r.loss_pct, r.jitter_ms, r.p50_us, r.p99_us, cpu, ratio
+        );
+    }
+    s
+}
+
+pub fn compare_json(rows: &[CompareRow]) -> Json {
+    Json::Array(
+        rows.iter()
+            .map(|r| {
+                json!({
+                    "target": r.name,
+                    "calls": r.calls,
+                    "pps": round(r.pps, 1),
+                    "loss_pct": round(r.loss_pct, 4),
+                    "jitter_ms": round(r.jitter_ms, 4),
+                    "delay_p50_us": round(r.p50_us, 2),
+                    "delay_p99_us": round(r.p99_us, 2),
+                    "cpu_us_per_packet": r.cpu_us_per_pkt.map(|c| round(c, 3)),
+                    "ratio_to_bare": r.ratio.map(|c| round(c, 3)),
+                })
+            })
+            .collect(),
+    )
+}
+
+/// The result of an `ng-rate` run.
+pub struct RateReport {
+    pub target: String,
+    pub calls: usize,
+    pub inflight: usize,
+    pub completed: u64,
+    pub failed: u64,
+    pub stats: EngineStats,
+    pub process_cpu_s: f64,
+}
+
+impl RateReport {
+    pub fn calls_per_s(&self) -> f64 {
+        if self.stats.elapsed_s > 0.0 {
+            self.completed as f64 / self.stats.elapsed_s
+        } else {
+            0.0
+        }
+    }
+    pub fn to_json(&self) -> Json {
+        json!({
+            "mode": "ng-rate",
+            "target": self.target,
+            "calls": self.calls,
+            "inflight": self.inflight,
+            "completed": self.completed,
+            "failed": self.failed,
+            "calls_per_s": round(self.calls_per_s(), 1),
+            "requests_per_s": round(self.requests_per_s(), 1),
+            "ng": engine_json(&self.stats),
+            "process_cpu_s": round(self.process_cpu_s, 3),
+        })
+    }
+    fn requests_per_s(&self) -> f64 {
+        let n: u64 = self.stats.cmds.iter().map(|c| c.requests).sum();
+        if self.stats.elapsed_s > 0.0 {
+            n as f64 / self.stats.elapsed_s
+        } else {
+            0.0
+        }
+    }
+    pub fn human(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "== eagw load ng-rate — target {} ==", self.target);
+        let _ = writeln!(
+            s,
+            "{} calls (offer+answer+delete), window {}: {} completed, {} failed in {:.2} s = {:.0} calls/s ({:.0} requests/s)",
+            self.calls,
+            self.inflight,
+            self.completed,
+            self.failed,
+            self.stats.elapsed_s,
+            self.calls_per_s(),
+            self.requests_per_s()
+        );
+        engine_human(&mut s, &self.stats, &Cmd::ALL);
+        let _ = writeln!(s, "tool process CPU: {:.2} s", self.process_cpu_s);
+        s
+    }
+}

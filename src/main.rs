@@ -1,0 +1,121 @@
+//! The `eagw` binary: `run`, `check-config`, `load`.
+
+use eagw::config::Config;
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const USAGE: &str = "\
+eagw: media plane of an IMS access gateway for WebRTC, driven over rtpengine's ng protocol
+
+usage:
+  eagw run [--config FILE]      run the appliance (no FILE: the embedded loopback default)
+  eagw check-config FILE        validate a configuration file and exit
+  eagw print-default-config     print the embedded default configuration
+  eagw load <mode> [options]    load tool (eagw load --help)
+  eagw --version
+";
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let code = match args.first().map(String::as_str) {
+        Some("run") => run(&args[1..]),
+        Some("check-config") => match args.get(1) {
+            Some(f) => match Config::load(f) {
+                Ok(c) => {
+                    println!("{f}: ok ({} workers, {} interfaces)", c.worker_count(), c.interfaces.len());
+                    0
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    1
+                }
+            },
+            None => {
+                eprintln!("usage: eagw check-config FILE");
+                2
+            }
+        },
+        Some("print-default-config") => {
+            print!("{}", eagw::config::DEFAULT_TOML);
+            0
+        }
+        Some("load") => { eprintln!("load: not built"); 2 }
+        Some("--version" | "-V") => {
+            println!("eagw {}", env!("CARGO_PKG_VERSION"));
+            0
+        }
+        Some("--help" | "-h" | "help") => {
+            print!("{USAGE}");
+            0
+        }
+        _ => {
+            eprint!("{USAGE}");
+            2
+        }
+    };
+    std::process::exit(code);
+}
+
+fn run(args: &[String]) -> i32 {
+    let mut config = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--config" | "-c" => match it.next() {
+                Some(f) => config = Some(f.clone()),
+                None => {
+                    eprintln!("--config needs a file");
+                    return 2;
+                }
+            },
+            other => {
+                eprintln!("unknown option {other:?}\n{USAGE}");
+                return 2;
+            }
+        }
+    }
+    let cfg = match &config {
+        Some(f) => Config::load(f),
+        None => Config::from_toml(eagw::config::DEFAULT_TOML, "<embedded default>"),
+    };
+    let cfg = match cfg {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cfg.general.log));
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+
+    let fds = eagw::worker::sys::raise_fd_limit();
+    let sessions = Arc::new(AtomicUsize::new(0));
+    let (handles, threads) = match eagw::worker::spawn(&cfg, sessions) {
+        Ok(x) => x,
+        Err(e) => {
+            tracing::error!("cannot start workers: {e}");
+            return 1;
+        }
+    };
+    let control = match eagw::control::start(&cfg, eagw::control::ng::Dispatcher::new(handles)) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!("{e}");
+            return 1;
+        }
+    };
+    tracing::info!(
+        workers = threads.len(),
+        ports = format!("{}-{}", cfg.media.port_min.get_ref(), cfg.media.port_max.get_ref()),
+        fd_limit = fds,
+        config = config.as_deref().unwrap_or("<embedded default>"),
+        "eagw {} running",
+        env!("CARGO_PKG_VERSION")
+    );
+    let _ = control.join();
+    1
+}

@@ -1,0 +1,719 @@
+//! Call, Leg and MediaState, and the offer/answer processing that rewrites SDP.
+
+use super::{
+    Handle, IceMode, Interfaces, LearnOpts, LocalPort, MediaSockets, NgError, Options, Wiring,
+};
+use crate::config::Learning;
+use crate::sdp::{self, Family, Line, Media, Sdp};
+use std::net::{IpAddr, SocketAddr};
+
+#[derive(Debug)]
+pub struct Call {
+    pub call_id: String,
+    /// UNIX time of creation, µs.
+    pub created_us: u64,
+    /// UNIX time of the last offer/answer, s.
+    pub last_signal: u64,
+    pub legs: Vec<Leg>,
+    pub learn: LearnOpts,
+    /// Set when no media flowed for the configured timeout and the action is `mark`.
+    pub timed_out: bool,
+    /// Monotonic ns of the last signalling event (media timeout counts from here too).
+    pub last_activity_ns: u64,
+}
+
+#[derive(Debug)]
+pub struct Leg {
+    /// The SIP tag of the party; empty while an offered branch has not answered.
+    pub tag: String,
+    /// Earlier tags of this leg (forked answers on the same branch).
+    pub aliases: Vec<String>,
+    pub via_branch: Option<String>,
+    pub label: Option<String>,
+    pub created: u64,
+    /// The leg this one relays with.
+    pub peer: Option<usize>,
+    pub medias: Vec<MediaState>,
+}
+
+#[derive(Debug, Clone)]
+pub struct MediaState {
+    pub index: usize,
+    pub kind: String,
+    /// Transport protocol the party uses (from its SDP, or what we offered it).
+    pub proto: String,
+    pub iface: usize,
+    pub family: Family,
+    pub rtp: Option<LocalPort>,
+    pub rtcp: Option<LocalPort>,
+    /// The party's addresses from its SDP (None: zero address or not known yet).
+    pub remote: Option<SocketAddr>,
+    pub remote_rtcp: Option<SocketAddr>,
+    /// rtcp-mux in effect towards this party.
+    pub rtcp_mux: bool,
+    /// The party offered rtcp-mux (only meaningful for the offering leg).
+    pub offered_mux: bool,
+    /// Port 0: the stream is rejected.
+    pub rejected: bool,
+}
+
+impl Leg {
+    fn new(tag: &str, now_s: u64) -> Leg {
+        Leg {
+            tag: tag.to_string(),
+            aliases: vec![],
+            via_branch: None,
+            label: None,
+            created: now_s,
+            peer: None,
+            medias: vec![],
+        }
+    }
+
+    pub fn has_tag(&self, t: &str) -> bool {
+        !t.is_empty() && (self.tag == t || self.aliases.iter().any(|a| a == t))
+    }
+}
+
+/// Which protocols eagw can relay without terminating security (this issue).
+fn proto_kind(p: &str) -> ProtoKind {
+    let u = p.to_ascii_uppercase();
+    if u.contains("TLS") {
+        ProtoKind::Dtls
+    } else if u.contains("SAVP") {
+        ProtoKind::Sdes
+    } else if u.starts_with("RTP/AVP") {
+        ProtoKind::Plain
+    } else {
+        ProtoKind::Other
+    }
+}
+
+#[derive(PartialEq, Eq, Clone, Copy, Debug)]
+enum ProtoKind {
+    Plain,
+    Sdes,
+    Dtls,
+    Other,
+}
+
+/// Normalises Kamailio's transport-protocol spellings (`RTP`, `AVPF`, `SRTP`, ...).
+pub fn normalize_proto(p: &str) -> Option<&'static str> {
+    Some(match p.to_ascii_uppercase().as_str() {
+        "RTP/AVP" | "RTP" | "AVP" => "RTP/AVP",
+        "RTP/AVPF" | "AVPF" => "RTP/AVPF",
+        "RTP/SAVP" | "SRTP" | "SAVP" => "RTP/SAVP",
+        "RTP/SAVPF" | "SAVPF" => "RTP/SAVPF",
+        "UDP/TLS/RTP/SAVP" => "UDP/TLS/RTP/SAVP",
+        "UDP/TLS/RTP/SAVPF" => "UDP/TLS/RTP/SAVPF",
+        _ => return None,
+    })
+}
+
+const ICE_ATTRS: &[&str] = &[
+    "ice-ufrag",
+    "ice-pwd",
+    "ice-options",
+    "ice-lite",
+    "ice-mismatch",
+    "ice-pacing",
+    "candidate",
+    "remote-candidates",
+    "end-of-candidates",
+];
+
+/// Static payload types (RFC 3551) for codec matching when there is no rtpmap.
+fn static_codec(pt: &str) -> Option<(&'static str, u32)> {
+    Some(match pt {
+        "0" => ("PCMU", 8000),
+        "3" => ("GSM", 8000),
+        "4" => ("G723", 8000),
+        "8" => ("PCMA", 8000),
+        "9" => ("G722", 8000),
+        "13" => ("CN", 8000),
+        "18" => ("G729", 8000),
+        _ => return None,
+    })
+}
+
+fn codec_of(m: &Media, pt: &str) -> Option<(String, u32)> {
+    if let Some(r) = m.rtpmap(pt) {
+        return Some((r.encoding, r.clock));
+    }
+    static_codec(pt).map(|(n, c)| (n.to_string(), c))
+}
+
+/// `PCMA`, `opus/48000`, `AMR-WB/16000/1`, or `all` against a format of `m`.
+fn codec_matches(spec: &str, m: &Media, pt: &str) -> bool {
+    if spec.eq_ignore_ascii_case("all") || spec.eq_ignore_ascii_case("full") {
+        return true;
+    }
+    if spec == pt {
+        return true;
+    }
+    let Some((name, clock)) = codec_of(m, pt) else { return false };
+    let mut parts = spec.split('/');
+    let n = parts.next().unwrap_or("");
+    if !n.eq_ignore_ascii_case(&name) {
+        return false;
+    }
+    match parts.next() {
+        Some(c) => c.parse::<u32>().map_or(false, |c| c == clock),
+        None => true,
+    }
+}
+
+fn remove_format(m: &mut Media, pt: &str) {
+    m.formats.retain(|f| f != pt);
+    m.remove_attrs(|name, value| {
+        matches!(name, "rtpmap" | "fmtp" | "rtcp-fb") && value.split_whitespace().next() == Some(pt)
+    });
+}
+
+/// codec strip / mask / offer / except on one m= section of an offer.
+fn apply_codec_opts(m: &mut Media, o: &Options) -> Result<(), NgError> {
+    if o.codec_strip.is_empty() && o.codec_mask.is_empty() && o.codec_offer.is_empty() {
+        return Ok(());
+    }
+    let keep = |m: &Media, pt: &str| {
+        o.codec_offer.iter().chain(&o.codec_except).any(|s| !s.eq_ignore_ascii_case("all") && codec_matches(s, m, pt))
+    };
+    let gone: Vec<String> = m
+        .formats
+        .iter()
+        .filter(|pt| {
+            !keep(m, pt) && o.codec_strip.iter().chain(&o.codec_mask).any(|s| codec_matches(s, m, pt))
+        })
+        .cloned()
+        .collect();
+    for pt in &gone {
+        remove_format(m, pt);
+    }
+    // `offer` moves the listed codecs to the front, in the order given
+    if !o.codec_offer.is_empty() {
+        let mut front = vec![];
+        for s in &o.codec_offer {
+            for pt in m.formats.clone() {
+                if !front.contains(&pt) && codec_matches(s, m, &pt) {
+                    front.push(pt);
+                }
+            }
+        }
+        let rest: Vec<String> = m.formats.iter().filter(|f| !front.contains(f)).cloned().collect();
+        front.extend(rest);
+        m.formats = front;
+    }
+    if m.formats.is_empty() {
+        return Err(NgError::new(format!(
+            "codec options leave no codec in m={} section",
+            m.media
+        )));
+    }
+    Ok(())
+}
+
+fn strip_ice(sdp: &mut Sdp) {
+    sdp.session.retain(|l| !l.attr().map_or(false, |(n, _)| ICE_ATTRS.contains(&n)));
+    for m in &mut sdp.media {
+        m.remove_attrs(|n, _| ICE_ATTRS.contains(&n));
+    }
+}
+
+/// The party's addresses for a media section: c= (media, else session), m= port, a=rtcp.
+fn remote_of(sdp: &Sdp, m: &Media, o: &Options) -> (Option<SocketAddr>, Option<SocketAddr>, Family) {
+    let conn = m.connection().or_else(|| sdp.session_connection());
+    let family = conn.as_ref().map_or(Family::Ip4, |c| c.family);
+    let mut ip: Option<IpAddr> = conn.as_ref().and_then(|c| c.address.split('/').next()?.parse().ok());
+    if ip.map_or(false, |i| i.is_unspecified()) {
+        ip = None; // hold: c=0.0.0.0
+    } else if let Some(ma) = o.media_address {
+        ip = Some(ma);
+    } else if o.sip_source_address {
+        if let Some(r) = o.received_from {
+            ip = Some(r);
+        }
+    }
+    let rtp = match ip {
+        Some(ip) if m.port != 0 => Some(SocketAddr::new(ip, m.port)),
+        _ => None,
+    };
+    let rtcp = match (m.attr("rtcp").and_then(sdp::parse_rtcp_attr), rtp) {
+        (Some(a), Some(r)) => {
+            let aip = a.connection.and_then(|c| c.address.parse::<IpAddr>().ok()).unwrap_or(r.ip());
+            Some(SocketAddr::new(aip, a.port))
+        }
+        (None, Some(r)) if m.has_attr("rtcp-mux") && m.has_attr("rtcp-mux-only") => Some(r),
+        (None, Some(r)) => Some(SocketAddr::new(r.ip(), r.port().wrapping_add(1))),
+        _ => None,
+    };
+    (rtp, rtcp, family)
+}
+
+fn unix_now() -> (u64, u64) {
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    (d.as_secs(), d.as_micros() as u64)
+}
+
+/// Rewrites c= lines (session and media level) and o= to our side's address.
+fn rewrite_addresses(out: &mut Sdp, locals: &[Option<(IpAddr, Family)>], o: &Options) {
+    let first = locals.iter().flatten().next().copied();
+    let fmt = |ip: IpAddr| {
+        let f = if ip.is_ipv4() { Family::Ip4 } else { Family::Ip6 };
+        sdp::format_connection(f, &ip.to_string())
+    };
+    let mut session_c_zero = false;
+    for l in &mut out.session {
+        if l.kind == b'c' {
+            let zero = sdp::parse_connection(&l.value)
+                .map_or(false, |c| c.address.split('/').next().and_then(|a| a.parse::<IpAddr>().ok()).map_or(false, |a| a.is_unspecified()));
+            session_c_zero = zero;
+            if let (Some((ip, _)), false) = (first, zero) {
+                l.value = fmt(ip);
+            }
+        } else if l.kind == b'o' && (o.replace_origin || o.replace_origin_full) {
+            if let (Some(mut org), Some((ip, fam))) = (sdp::parse_origin(&l.value), first) {
+                org.family = fam;
+                org.address = ip.to_string();
+                if o.replace_origin_full {
+                    org.username = "-".into();
+                }
+                l.value = org.format();
+            }
+        } else if l.kind == b's' && o.replace_session_name {
+            l.value = "eagw".into();
+        }
+    }
+    let session_has_c = out.session.iter().any(|l| l.kind == b'c');
+    for (m, local) in out.media.iter_mut().zip(locals) {
+        let Some((ip, _)) = local else { continue };
+        let mut has_c = false;
+        for l in &mut m.lines {
+            if l.kind == b'c' {
+                has_c = true;
+                let zero = sdp::parse_connection(&l.value)
+                    .and_then(|c| c.address.split('/').next().and_then(|a| a.parse::<IpAddr>().ok()))
+                    .map_or(false, |a| a.is_unspecified());
+                if !zero {
+                    l.value = fmt(*ip);
+                }
+            }
+        }
+        // a media-level c= is needed when the session-level one is for another address
+        if !has_c && (!session_has_c || (first.map(|f| f.0) != Some(*ip) && !session_c_zero)) {
+            let at = m.lines.iter().position(|l| !matches!(l.kind, b'i')).unwrap_or(m.lines.len());
+            m.lines.insert(at, Line { kind: b'c', value: fmt(*ip) });
+        }
+    }
+}
+
+impl Call {
+    pub fn new(call_id: &str, learn: LearnOpts, now_ns: u64) -> Call {
+        let (s, us) = unix_now();
+        Call {
+            call_id: call_id.to_string(),
+            created_us: us,
+            last_signal: s,
+            legs: vec![],
+            learn,
+            timed_out: false,
+            last_activity_ns: now_ns,
+        }
+    }
+
+    pub fn find_leg(&self, tag: &str) -> Option<usize> {
+        self.legs.iter().position(|l| l.has_tag(tag))
+    }
+
+    fn add_leg(&mut self, tag: &str) -> usize {
+        let (s, _) = unix_now();
+        self.legs.push(Leg::new(tag, s));
+        self.legs.len() - 1
+    }
+
+    fn update_learn(&mut self, o: &Options) {
+        if let Some(m) = o.learning {
+            self.learn.mode = m;
+        }
+        self.learn.handover |= o.media_handover;
+        self.learn.asymmetric |= o.asymmetric;
+    }
+
+    /// Closes every socket of the call.
+    pub fn close(&mut self, socks: &mut dyn MediaSockets) {
+        for leg in &mut self.legs {
+            for m in &mut leg.medias {
+                for p in [m.rtp.take(), m.rtcp.take()].into_iter().flatten() {
+                    socks.close(p.handle);
+                }
+            }
+        }
+    }
+
+    /// All handles of the call (for timeouts and stats).
+    pub fn handles(&self) -> impl Iterator<Item = Handle> + '_ {
+        self.legs.iter().flat_map(|l| l.medias.iter()).flat_map(|m| [m.rtp, m.rtcp]).flatten().map(|p| p.handle)
+    }
+
+    /// Processes an offer from the party with `from-tag`; returns the SDP for the other side.
+    pub fn offer(
+        &mut self,
+        o: &Options,
+        ifaces: &Interfaces,
+        socks: &mut dyn MediaSockets,
+        now_ns: u64,
+    ) -> Result<String, NgError> {
+        let text = o.sdp.as_deref().ok_or_else(|| NgError::new("No SDP body in offer"))?;
+        let input = sdp::parse(text).map_err(|e| NgError::new(format!("Failed to parse SDP: {e}")))?;
+        self.update_learn(o);
+        let (from_if, to_if) = resolve_ifaces(o, ifaces)?;
+
+        let a = match self.find_leg(&o.from_tag) {
+            Some(i) => i,
+            None => self.add_leg(&o.from_tag),
+        };
+        let b = match o.to_tag.as_deref().filter(|t| !t.is_empty()).and_then(|t| self.find_leg(t)) {
+            Some(i) => i,
+            None => {
+                let by_branch = o.via_branch.as_ref().and_then(|v| {
+                    self.legs.iter().position(|l| l.via_branch.as_ref() == Some(v) && l.peer == Some(a))
+                });
+                match by_branch {
+                    Some(i) => i,
+                    None => match (self.legs[a].peer, &o.via_branch, &o.to_tag) {
+                        // a retransmitted or repeated initial offer: the same pending branch
+                        (Some(p), None, None) => p,
+                        (Some(p), Some(_), None) if self.legs[p].via_branch.is_none() && self.legs[p].tag.is_empty() => p,
+                        _ => {
+                            let i = self.add_leg(o.to_tag.as_deref().unwrap_or(""));
+                            i
+                        }
+                    },
+                }
+            }
+        };
+        if a == b {
+            return Err(NgError::new("from-tag and to-tag name the same party"));
+        }
+        if let Some(v) = &o.via_branch {
+            if self.legs[b].via_branch.is_none() {
+                self.legs[b].via_branch = Some(v.clone());
+            }
+        }
+        if o.label.is_some() {
+            self.legs[a].label = o.label.clone();
+        }
+        self.legs[a].peer = Some(b);
+        self.legs[b].peer = Some(a);
+
+        let mut out = input.clone();
+        strip_ice(&mut out);
+        // eagw never bundles the other side (rtpengine's default)
+        out.session.retain(|l| !l.attr().map_or(false, |(n, v)| n == "group" && v.starts_with("BUNDLE")));
+        if matches!(o.ice, IceMode::Force | IceMode::ForceRelay | IceMode::Optional) {
+            // ICE termination arrives with the WebRTC issue; until then ICE is stripped
+        }
+
+        let mut locals = vec![];
+        for (i, m_in) in input.media.iter().enumerate() {
+            let (remote, remote_rtcp, in_family) = remote_of(&input, m_in, o);
+            let out_family = o.address_family.unwrap_or(in_family);
+            let in_proto = m_in.proto.clone();
+            let out_proto = match &o.transport_protocol {
+                Some(p) if !p.eq_ignore_ascii_case("accept") => normalize_proto(p)
+                    .ok_or_else(|| NgError::new(format!("Unknown transport-protocol {p:?}")))?
+                    .to_string(),
+                _ => in_proto.clone(),
+            };
+            check_proto_change(&in_proto, &out_proto)?;
+            let rejected = m_in.port == 0;
+            let offered_mux = m_in.has_attr("rtcp-mux");
+            let mux_out = !o.rtcp_mux.reject && (o.rtcp_mux.offer || o.rtcp_mux.require || (offered_mux && !o.rtcp_mux.demux));
+
+            ensure_media(&mut self.legs[a], i, m_in, from_if, in_family, ifaces, socks, false, rejected)?;
+            ensure_media(&mut self.legs[b], i, m_in, to_if, out_family, ifaces, socks, o.rtcp_mux.require, rejected)?;
+            {
+                let ma = &mut self.legs[a].medias[i];
+                ma.remote = remote;
+                ma.remote_rtcp = remote_rtcp;
+                ma.proto = in_proto.clone();
+                ma.offered_mux = offered_mux;
+                ma.rejected = rejected;
+            }
+            let mb = &mut self.legs[b].medias[i];
+            mb.proto = out_proto.clone();
+            mb.rejected = rejected;
+            mb.rtcp_mux = o.rtcp_mux.require;
+
+            let m_out = &mut out.media[i];
+            if rejected {
+                locals.push(None);
+                continue;
+            }
+            let rtp = mb.rtp.ok_or_else(|| NgError::new("internal: no RTP socket"))?;
+            m_out.port = rtp.bound.port();
+            m_out.proto = out_proto.clone();
+            if proto_kind(&out_proto) == ProtoKind::Plain && !out_proto.ends_with('F') {
+                m_out.remove_attrs(|n, _| n == "rtcp-fb");
+            }
+            apply_codec_opts(m_out, o)?;
+            m_out.remove_attrs(|n, _| matches!(n, "rtcp" | "rtcp-mux" | "rtcp-mux-only"));
+            if mux_out {
+                m_out.lines.push(Line { kind: b'a', value: "rtcp-mux".into() });
+            }
+            if !o.no_rtcp_attribute {
+                let rtcp_port = if o.rtcp_mux.require { rtp.bound.port() } else { mb.rtcp.map_or(rtp.bound.port(), |p| p.bound.port()) };
+                insert_rtcp_attr(m_out, rtcp_port, rtp.advertised);
+            }
+            locals.push(Some((rtp.advertised, family_of(rtp.advertised))));
+        }
+        rewrite_addresses(&mut out, &locals, o);
+        self.rewire(a, b, socks);
+        self.touch(now_ns);
+        Ok(out.to_string_crlf())
+    }
+
+    /// Processes an answer from the party with `to-tag`; returns the SDP for the offerer.
+    pub fn answer(
+        &mut self,
+        o: &Options,
+        socks: &mut dyn MediaSockets,
+        now_ns: u64,
+    ) -> Result<String, NgError> {
+        let text = o.sdp.as_deref().ok_or_else(|| NgError::new("No SDP body in answer"))?;
+        let input = sdp::parse(text).map_err(|e| NgError::new(format!("Failed to parse SDP: {e}")))?;
+        self.update_learn(o);
+        let to_tag = o.to_tag.as_deref().unwrap_or("");
+        let a = self.find_leg(&o.from_tag).ok_or_else(|| NgError::new("Unknown from-tag"))?;
+        // the answering leg: by tag, else the branch offered on this via-branch, else the
+        // pending (unanswered) branch, else the offerer's current peer (a downstream fork)
+        let b = self
+            .find_leg(to_tag)
+            .filter(|&i| i != a)
+            .or_else(|| {
+                o.via_branch.as_ref().and_then(|v| {
+                    self.legs.iter().position(|l| l.via_branch.as_ref() == Some(v) && l.peer == Some(a))
+                })
+            })
+            .or_else(|| self.legs.iter().position(|l| l.tag.is_empty() && l.peer == Some(a)))
+            .or(self.legs[a].peer)
+            .ok_or_else(|| NgError::new("No offer for this answer"))?;
+        if a == b {
+            return Err(NgError::new("from-tag and to-tag name the same party"));
+        }
+        {
+            let lb = &mut self.legs[b];
+            if !to_tag.is_empty() && !lb.has_tag(to_tag) {
+                if !lb.tag.is_empty() {
+                    let old = std::mem::take(&mut lb.tag);
+                    lb.aliases.push(old);
+                }
+                lb.tag = to_tag.to_string();
+            }
+            if o.label.is_some() {
+                lb.label = o.label.clone();
+            }
+        }
+        self.legs[a].peer = Some(b);
+        self.legs[b].peer = Some(a);
+        if input.media.len() != self.legs[b].medias.len() || input.media.len() != self.legs[a].medias.len() {
+            return Err(NgError::new(format!(
+                "answer has {} media sections, the offer had {}",
+                input.media.len(),
+                self.legs[a].medias.len()
+            )));
+        }
+
+        let mut out = input.clone();
+        strip_ice(&mut out);
+        out.session.retain(|l| !l.attr().map_or(false, |(n, v)| n == "group" && v.starts_with("BUNDLE")));
+        let mut locals = vec![];
+        for (i, m_in) in input.media.iter().enumerate() {
+            let (remote, remote_rtcp, _) = remote_of(&input, m_in, o);
+            let answered_mux = m_in.has_attr("rtcp-mux");
+            {
+                let mb = &mut self.legs[b].medias[i];
+                mb.remote = remote;
+                mb.remote_rtcp = if answered_mux { remote } else { remote_rtcp };
+                mb.rtcp_mux = answered_mux || mb.rtcp_mux;
+                mb.rejected = m_in.port == 0;
+                if m_in.proto != mb.proto && !o.transport_protocol.as_deref().map_or(false, |p| p.eq_ignore_ascii_case("accept")) {
+                    check_proto_change(&m_in.proto, &mb.proto)?;
+                }
+            }
+            let b_mux = self.legs[b].medias[i].rtcp_mux;
+            let ma = &mut self.legs[a].medias[i];
+            let rejected = m_in.port == 0 || ma.rejected;
+            let a_mux = ma.offered_mux && !o.rtcp_mux.reject && (b_mux || o.rtcp_mux.accept || o.rtcp_mux.demux || o.rtcp_mux.require);
+            ma.rtcp_mux = a_mux;
+            if a_mux {
+                ma.remote_rtcp = ma.remote;
+            }
+            let m_out = &mut out.media[i];
+            m_out.proto = ma.proto.clone();
+            if rejected {
+                m_out.port = 0;
+                locals.push(None);
+                continue;
+            }
+            let rtp = ma.rtp.ok_or_else(|| NgError::new("internal: no RTP socket"))?;
+            m_out.port = rtp.bound.port();
+            m_out.remove_attrs(|n, _| matches!(n, "rtcp" | "rtcp-mux" | "rtcp-mux-only"));
+            if a_mux {
+                m_out.lines.push(Line { kind: b'a', value: "rtcp-mux".into() });
+            }
+            if !o.no_rtcp_attribute {
+                let rtcp_port = if a_mux { rtp.bound.port() } else { ma.rtcp.map_or(rtp.bound.port(), |p| p.bound.port()) };
+                insert_rtcp_attr(m_out, rtcp_port, rtp.advertised);
+            }
+            locals.push(Some((rtp.advertised, family_of(rtp.advertised))));
+        }
+        rewrite_addresses(&mut out, &locals, o);
+        self.rewire(a, b, socks);
+        self.touch(now_ns);
+        Ok(out.to_string_crlf())
+    }
+
+    fn touch(&mut self, now_ns: u64) {
+        self.last_signal = unix_now().0;
+        self.last_activity_ns = now_ns;
+        self.timed_out = false;
+    }
+
+    /// Wires the sockets of legs `a` and `b` to relay to each other.
+    fn rewire(&self, a: usize, b: usize, socks: &mut dyn MediaSockets) {
+        let (la, lb) = (&self.legs[a], &self.legs[b]);
+        for (ma, mb) in la.medias.iter().zip(&lb.medias) {
+            self.wire_side(ma, mb, socks);
+            self.wire_side(mb, ma, socks);
+        }
+    }
+
+    /// Wires the sockets facing `from`'s party to forward to `to`'s party.
+    fn wire_side(&self, from: &MediaState, to: &MediaState, socks: &mut dyn MediaSockets) {
+        let (Some(rtp), Some(to_rtp)) = (from.rtp, to.rtp) else { return };
+        let to_rtcp = if to.rtcp_mux { Some(to_rtp.handle) } else { to.rtcp.map(|p| p.handle).or(Some(to_rtp.handle)) };
+        socks.wire(
+            rtp.handle,
+            Wiring {
+                peer: from.remote,
+                learn: self.learn,
+                fwd_rtp: Some(to_rtp.handle),
+                fwd_rtcp: to_rtcp,
+                rtcp_only: false,
+            },
+        );
+        if let Some(rtcp) = from.rtcp {
+            socks.wire(
+                rtcp.handle,
+                Wiring {
+                    peer: if from.rtcp_mux { None } else { from.remote_rtcp },
+                    learn: self.learn,
+                    fwd_rtp: None,
+                    fwd_rtcp: to_rtcp,
+                    rtcp_only: true,
+                },
+            );
+        }
+    }
+}
+
+fn family_of(ip: IpAddr) -> Family {
+    if ip.is_ipv4() {
+        Family::Ip4
+    } else {
+        Family::Ip6
+    }
+}
+
+fn insert_rtcp_attr(m: &mut Media, port: u16, ip: IpAddr) {
+    let value = format!("rtcp:{port} {}", sdp::format_connection(family_of(ip), &ip.to_string()));
+    m.lines.push(Line { kind: b'a', value });
+}
+
+fn check_proto_change(from: &str, to: &str) -> Result<(), NgError> {
+    let (f, t) = (proto_kind(from), proto_kind(to));
+    if f == ProtoKind::Dtls || t == ProtoKind::Dtls {
+        if f == t && from.eq_ignore_ascii_case(to) {
+            return Err(NgError::new(format!("{from}: DTLS-SRTP termination is not supported yet")));
+        }
+        return Err(NgError::new(format!("transport-protocol {from} -> {to} needs DTLS-SRTP, not supported yet")));
+    }
+    if f != t {
+        return Err(NgError::new(format!("transport-protocol {from} -> {to} needs SRTP termination, not supported yet")));
+    }
+    Ok(())
+}
+
+fn resolve_ifaces(o: &Options, ifaces: &Interfaces) -> Result<(usize, usize), NgError> {
+    let find = |n: &Option<String>| -> Result<usize, NgError> {
+        match n {
+            None => Ok(0),
+            Some(n) => ifaces.find(n).ok_or_else(|| NgError::new(format!("Unknown interface {n:?} in direction"))),
+        }
+    };
+    Ok((find(&o.from_interface)?, find(&o.to_interface)?))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn ensure_media(
+    leg: &mut Leg,
+    i: usize,
+    m_in: &Media,
+    iface: usize,
+    mut family: Family,
+    ifaces: &Interfaces,
+    socks: &mut dyn MediaSockets,
+    mux_only: bool,
+    rejected: bool,
+) -> Result<(), NgError> {
+    if !ifaces.has(iface, family) {
+        let other = if family == Family::Ip4 { Family::Ip6 } else { Family::Ip4 };
+        if ifaces.has(iface, other) {
+            family = other;
+        } else {
+            return Err(NgError::new(format!("interface {:?} has no address", ifaces.names[iface])));
+        }
+    }
+    if leg.medias.len() > i {
+        let m = &mut leg.medias[i];
+        let same = m.iface == iface && m.family == family && m.kind == m_in.media;
+        if same || rejected {
+            return Ok(());
+        }
+        // the interface, family or media type changed: new sockets
+        for p in [m.rtp.take(), m.rtcp.take()].into_iter().flatten() {
+            socks.close(p.handle);
+        }
+    }
+    let (rtp, rtcp) = if rejected {
+        (None, None)
+    } else {
+        let (r, c) = socks.open(iface, family, !mux_only).map_err(|e| NgError::new(format!("Ran out of ports: {e}")))?;
+        (Some(r), c)
+    };
+    let st = MediaState {
+        index: i + 1,
+        kind: m_in.media.clone(),
+        proto: m_in.proto.clone(),
+        iface,
+        family,
+        rtp,
+        rtcp,
+        remote: None,
+        remote_rtcp: None,
+        rtcp_mux: false,
+        offered_mux: false,
+        rejected,
+    };
+    if leg.medias.len() > i {
+        leg.medias[i] = st;
+    } else {
+        leg.medias.push(st);
+    }
+    Ok(())
+}
+
+/// For the tests: the default learning options.
+pub fn default_learn() -> LearnOpts {
+    LearnOpts { mode: Learning::Delayed, window_ns: 3_000_000_000, handover: false, asymmetric: false }
+}

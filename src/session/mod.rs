@@ -1,0 +1,133 @@
+//! The session model: calls, legs (rtpengine's monologues), media and their streams,
+//! and the offer/answer state machine that rewrites SDP.
+//!
+//! A call has two or more legs. Each leg faces one SIP party and owns, per media section,
+//! the local sockets that party sends to (advertised to it in the SDP eagw sends it) and
+//! what eagw knows of the party's own addresses. Two legs in dialogue relay to each other:
+//! a packet from party A arrives on a socket of leg A and leaves through the matching
+//! socket of leg B towards party B.
+//!
+//! The session never touches sockets: it asks a [`MediaSockets`] implementation (the
+//! worker) to open, wire up and close them. Later transports (ICE, DTLS, SRTP) hang off
+//! the same streams.
+
+pub mod call;
+pub mod options;
+pub mod report;
+
+pub use call::{Call, Leg, MediaState};
+pub use options::{IceMode, Options, RtcpMuxOpts};
+
+use crate::config::Learning;
+use crate::sdp::Family;
+use std::net::{IpAddr, SocketAddr};
+
+/// A socket handle given out by [`MediaSockets::open`].
+pub type Handle = u32;
+
+/// One bound local media socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LocalPort {
+    pub handle: Handle,
+    /// The address the socket is bound to.
+    pub bound: SocketAddr,
+    /// The address written into SDP (the bound one unless the interface advertises another).
+    pub advertised: IpAddr,
+}
+
+/// How a socket learns its peer (from the call's flags).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LearnOpts {
+    pub mode: Learning,
+    pub window_ns: u64,
+    pub handover: bool,
+    pub asymmetric: bool,
+}
+
+/// The wiring of one socket: who may send to it, and where what it receives goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Wiring {
+    /// The peer's address from SDP (None: not known yet or a zero address).
+    pub peer: Option<SocketAddr>,
+    pub learn: LearnOpts,
+    /// RTP received here leaves through this socket (towards that socket's peer).
+    pub fwd_rtp: Option<Handle>,
+    /// RTCP received here leaves through this socket.
+    pub fwd_rtcp: Option<Handle>,
+    /// Whether this socket is an RTCP-only socket (RTP arriving here is an error).
+    pub rtcp_only: bool,
+}
+
+/// Per-socket counters of packets received from the socket's peer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub packets: u64,
+    pub bytes: u64,
+    pub errors: u64,
+}
+
+impl Counters {
+    pub fn add(&mut self, o: &Counters) {
+        self.packets += o.packets;
+        self.bytes += o.bytes;
+        self.errors += o.errors;
+    }
+}
+
+/// What a socket reports for `query`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SocketReport {
+    pub rtp: Counters,
+    pub rtcp: Counters,
+    /// Packets dropped because they came from an address other than the peer's.
+    pub foreign: u64,
+    /// Monotonic ns of the last accepted packet (0 = none).
+    pub last_packet_ns: u64,
+    pub latched: Option<SocketAddr>,
+}
+
+/// The worker side of the session: sockets and their wiring.
+pub trait MediaSockets {
+    /// Opens an RTP socket on interface `iface` of `family`, and an RTCP socket on the
+    /// next (odd) port when `rtcp` is true.
+    fn open(&mut self, iface: usize, family: Family, rtcp: bool) -> Result<(LocalPort, Option<LocalPort>), String>;
+    fn close(&mut self, h: Handle);
+    fn wire(&mut self, h: Handle, w: Wiring);
+    fn report(&self, h: Handle) -> SocketReport;
+}
+
+/// The interfaces a session may choose from (names from config, in config order).
+#[derive(Clone, Debug)]
+pub struct Interfaces {
+    pub names: Vec<String>,
+    /// Whether the interface has an IPv4 / IPv6 address.
+    pub families: Vec<(bool, bool)>,
+}
+
+impl Interfaces {
+    pub fn find(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|n| n.eq_ignore_ascii_case(name))
+    }
+    pub fn has(&self, i: usize, f: Family) -> bool {
+        self.families.get(i).map_or(false, |&(v4, v6)| if f == Family::Ip4 { v4 } else { v6 })
+    }
+}
+
+/// A failed command: `result: error` with this reason, or `result: load limit`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NgError {
+    pub reason: String,
+    pub load_limit: bool,
+}
+
+impl NgError {
+    pub fn new(reason: impl Into<String>) -> NgError {
+        NgError { reason: reason.into(), load_limit: false }
+    }
+}
+
+impl std::fmt::Display for NgError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason)
+    }
+}

@@ -1,0 +1,73 @@
+//! The typed options of an ng command, as the session model needs them. The control
+//! plane fills this from the bencode/JSON dictionary, the `flags` list and `rtpp-flags`
+//! (see `control::flags`).
+
+use crate::config::Learning;
+use crate::sdp::Family;
+use std::net::IpAddr;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum IceMode {
+    /// rtpengine's default: like `force` if the input had ICE. Without ICE termination
+    /// (next issue) eagw strips ICE.
+    #[default]
+    Default,
+    Remove,
+    Force,
+    ForceRelay,
+    Optional,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RtcpMuxOpts {
+    pub offer: bool,
+    pub require: bool,
+    pub demux: bool,
+    pub accept: bool,
+    pub reject: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    pub call_id: String,
+    pub from_tag: String,
+    pub to_tag: Option<String>,
+    pub via_branch: Option<String>,
+    pub sdp: Option<String>,
+    pub label: Option<String>,
+    /// `direction` / `from-interface` / `to-interface` / `interface`: the interface names
+    /// for the sending side (the one that wrote this SDP) and the receiving side.
+    pub from_interface: Option<String>,
+    pub to_interface: Option<String>,
+    pub address_family: Option<Family>,
+    pub replace_origin: bool,
+    pub replace_origin_full: bool,
+    pub replace_session_name: bool,
+    pub replace_sdp_version: bool,
+    pub transport_protocol: Option<String>,
+    pub rtcp_mux: RtcpMuxOpts,
+    pub no_rtcp_attribute: bool,
+    pub ice: IceMode,
+    pub codec_strip: Vec<String>,
+    pub codec_mask: Vec<String>,
+    /// `codec-offer` / `codec-except`: kept even under `strip all`; `offer` also reorders.
+    pub codec_offer: Vec<String>,
+    pub codec_except: Vec<String>,
+    pub learning: Option<Learning>,
+    pub media_handover: bool,
+    pub asymmetric: bool,
+    /// `SIP-source-address`: use `received-from` instead of the SDP address.
+    pub sip_source_address: bool,
+    pub received_from: Option<IpAddr>,
+    pub media_address: Option<IpAddr>,
+    /// delete: `fatal`, `fast`, `delete delay`.
+    pub fatal: bool,
+    pub fast: bool,
+    pub delete_delay: Option<u64>,
+    /// `supports: ["load limit"]`.
+    pub supports_load_limit: bool,
+    /// list: `limit`.
+    pub limit: Option<u64>,
+    /// Warnings collected while parsing (unknown flags, flags not supported yet).
+    pub warnings: Vec<String>,
+}

@@ -1,0 +1,43 @@
+//! Counters: what each worker counts (merged by `statistics` and `/metrics`).
+//! Per-stream counters live with the streams (`session::Counters`).
+
+/// Counters of one worker (merged by `statistics`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WorkerStats {
+    pub calls: u64,
+    pub calls_created: u64,
+    pub calls_deleted: u64,
+    pub calls_timed_out: u64,
+    pub sockets: u64,
+    pub ports_in_use: u64,
+    pub packets_relayed: u64,
+    pub bytes_relayed: u64,
+    /// Datagrams that were not well-formed RTP/RTCP.
+    pub junk: u64,
+    /// Packets from an address other than the stream's peer.
+    pub foreign: u64,
+    /// Packets held back while their source was being learned.
+    pub learning_drops: u64,
+    /// Packets with nowhere to go (peer unknown) or a failed send.
+    pub undeliverable: u64,
+    pub errors: u64,
+}
+
+impl WorkerStats {
+    pub fn merge(&mut self, o: &WorkerStats) {
+        self.calls += o.calls;
+        self.calls_created += o.calls_created;
+        self.calls_deleted += o.calls_deleted;
+        self.calls_timed_out += o.calls_timed_out;
+        self.sockets += o.sockets;
+        self.ports_in_use += o.ports_in_use;
+        self.packets_relayed += o.packets_relayed;
+        self.bytes_relayed += o.bytes_relayed;
+        self.junk += o.junk;
+        self.foreign += o.foreign;
+        self.learning_drops += o.learning_drops;
+        self.undeliverable += o.undeliverable;
+        self.errors += o.errors;
+    }
+}
+

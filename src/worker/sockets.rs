@@ -1,0 +1,301 @@
+//! The socket table of one worker and the per-packet relay path.
+//!
+//! A socket is a slab entry; its index is both the session's [`Handle`] and the epoll
+//! token. Everything the relay needs per packet sits in the entry: the peer endpoint
+//! state (latching), the paired sockets to forward through, and the counters.
+
+use super::ports::PortPool;
+use super::sys;
+use super::WorkerStats;
+use crate::config::Config;
+use crate::media::endpoint::{Endpoint, Verdict};
+use crate::media::rtp::{classify, Kind};
+use crate::sdp::Family;
+use crate::session::{Handle, LocalPort, MediaSockets, SocketReport, Wiring};
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+const NONE: u32 = u32::MAX;
+
+pub struct Sock {
+    fd: OwnedFd,
+    local: SocketAddr,
+    ep: Endpoint,
+    fwd_rtp: u32,
+    fwd_rtcp: u32,
+    rtcp_only: bool,
+    /// Whether this socket holds the even port of its pair (it returns the pair).
+    owns_pair: bool,
+    rep: SocketReport,
+}
+
+struct IfaceAddrs {
+    v4: Option<(IpAddr, IpAddr)>,
+    v6: Option<(IpAddr, IpAddr)>,
+}
+
+pub struct SocketTable {
+    socks: Vec<Option<Sock>>,
+    free: Vec<u32>,
+    count: usize,
+    pool: PortPool,
+    ifaces: Vec<IfaceAddrs>,
+    epoll: sys::Epoll,
+    tos: u8,
+    rcvbuf: usize,
+    window_ns: u64,
+    learning: Vec<u32>,
+}
+
+impl SocketTable {
+    pub fn new(cfg: &Config, worker: usize, workers: usize) -> std::io::Result<SocketTable> {
+        let ifaces = cfg
+            .interfaces
+            .iter()
+            .map(|i| {
+                let i = i.get_ref();
+                IfaceAddrs {
+                    v4: i.address.map(|a| (a, i.advertise.unwrap_or(a))),
+                    v6: i.address6.map(|a| (a, i.advertise6.unwrap_or(a))),
+                }
+            })
+            .collect();
+        Ok(SocketTable {
+            socks: Vec::new(),
+            free: Vec::new(),
+            count: 0,
+            pool: PortPool::for_worker(*cfg.media.port_min.get_ref(), *cfg.media.port_max.get_ref(), worker, workers),
+            ifaces,
+            epoll: sys::Epoll::new()?,
+            tos: cfg.media.tos,
+            rcvbuf: cfg.media.socket_rcvbuf,
+            window_ns: cfg.media.learning_window_ms * 1_000_000,
+            learning: Vec::new(),
+        })
+    }
+
+    /// The worker's epoll instance: the table registers its sockets there.
+    pub fn epoll(&self) -> &sys::Epoll {
+        &self.epoll
+    }
+
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    pub fn ports_in_use(&self) -> usize {
+        self.pool.in_use()
+    }
+
+    pub fn local_addr(&self, h: Handle) -> Option<SocketAddr> {
+        self.get(h).map(|s| s.local)
+    }
+
+    fn get(&self, h: Handle) -> Option<&Sock> {
+        self.socks.get(h as usize).and_then(|s| s.as_ref())
+    }
+
+    fn insert(&mut self, s: Sock) -> Handle {
+        self.count += 1;
+        if let Some(i) = self.free.pop() {
+            self.socks[i as usize] = Some(s);
+            i
+        } else {
+            self.socks.push(Some(s));
+            (self.socks.len() - 1) as u32
+        }
+    }
+
+    fn register(&self, fd: RawFd, h: Handle) -> std::io::Result<()> {
+        self.epoll.add(fd, h as u64)
+    }
+
+    /// One readable socket: receive one datagram, relay it or count why not.
+    #[inline]
+    pub fn on_readable(&mut self, h: Handle, buf: &mut [u8], now: u64, st: &mut WorkerStats) {
+        let Some(Some(s)) = self.socks.get_mut(h as usize) else { return };
+        let (len, from) = match sys::recv_from(s.fd.as_raw_fd(), buf) {
+            Ok(Some(x)) => x,
+            Ok(None) => return,
+            Err(_) => {
+                st.errors += 1;
+                return;
+            }
+        };
+        if len > buf.len() {
+            // truncated (MSG_TRUNC reports the real length): not a packet we relay
+            s.rep.rtp.errors += 1;
+            st.junk += 1;
+            return;
+        }
+        let pkt = &buf[..len];
+        let (is_rtcp, fwd) = match classify(pkt) {
+            Kind::Rtp(_) if !s.rtcp_only => (false, s.fwd_rtp),
+            Kind::Rtcp(_) => (true, s.fwd_rtcp),
+            _ => {
+                s.rep.rtp.errors += 1;
+                st.junk += 1;
+                return;
+            }
+        };
+        match s.ep.on_packet(from, now) {
+            Verdict::Accept => {}
+            Verdict::Foreign => {
+                s.rep.foreign += 1;
+                st.foreign += 1;
+                return;
+            }
+            Verdict::Learning => {
+                if !self.learning.contains(&h) {
+                    self.learning.push(h);
+                }
+                st.learning_drops += 1;
+                return;
+            }
+        }
+        let c = if is_rtcp { &mut s.rep.rtcp } else { &mut s.rep.rtp };
+        c.packets += 1;
+        c.bytes += len as u64;
+        s.rep.last_packet_ns = now;
+        let out = match self.socks.get(fwd as usize) {
+            Some(Some(o)) => o,
+            _ => {
+                st.undeliverable += 1;
+                return;
+            }
+        };
+        let Some(dst) = out.ep.destination() else {
+            st.undeliverable += 1;
+            return;
+        };
+        match sys::send_to(out.fd.as_raw_fd(), pkt, &dst) {
+            Ok(_) => {
+                st.packets_relayed += 1;
+                st.bytes_relayed += len as u64;
+            }
+            Err(_) => st.undeliverable += 1,
+        }
+    }
+
+    /// Closes learning windows that have expired.
+    pub fn tick(&mut self, now: u64) {
+        let socks = &mut self.socks;
+        self.learning.retain(|&h| match socks.get_mut(h as usize) {
+            Some(Some(s)) => {
+                s.ep.on_tick(now);
+                s.ep.latched().is_none()
+            }
+            _ => false,
+        });
+    }
+
+    fn bind_pair(&mut self, ip: IpAddr, rtcp: bool) -> Result<(OwnedFd, Option<OwnedFd>, u16), String> {
+        let cands: Vec<u16> = self.pool.candidates(ip).take(64).collect();
+        let mut last_err = String::from("port range exhausted");
+        for port in cands {
+            let rtp = match sys::bind_udp(SocketAddr::new(ip, port), self.tos, self.rcvbuf) {
+                Ok(fd) => fd,
+                Err(e) => {
+                    last_err = format!("{ip}:{port}: {e}");
+                    continue;
+                }
+            };
+            let rtcp_fd = if rtcp {
+                match sys::bind_udp(SocketAddr::new(ip, port + 1), self.tos, self.rcvbuf) {
+                    Ok(fd) => Some(fd),
+                    Err(e) => {
+                        last_err = format!("{ip}:{}: {e}", port + 1);
+                        continue;
+                    }
+                }
+            } else {
+                None
+            };
+            self.pool.take(ip, port);
+            return Ok((rtp, rtcp_fd, port));
+        }
+        Err(last_err)
+    }
+
+    fn new_sock(&mut self, fd: OwnedFd, local: SocketAddr, owns_pair: bool) -> Result<Handle, String> {
+        let raw = fd.as_raw_fd();
+        let h = self.insert(Sock {
+            fd,
+            local,
+            ep: Endpoint::new(crate::config::Learning::Delayed, self.window_ns),
+            fwd_rtp: NONE,
+            fwd_rtcp: NONE,
+            rtcp_only: false,
+            owns_pair,
+            rep: SocketReport::default(),
+        });
+        if let Err(e) = self.register(raw, h) {
+            self.close(h);
+            return Err(format!("epoll: {e}"));
+        }
+        Ok(h)
+    }
+}
+
+impl MediaSockets for SocketTable {
+    fn open(&mut self, iface: usize, family: Family, rtcp: bool) -> Result<(LocalPort, Option<LocalPort>), String> {
+        let addrs = self.ifaces.get(iface).ok_or("no such interface")?;
+        let (bind, adv) = match family {
+            Family::Ip4 => addrs.v4,
+            Family::Ip6 => addrs.v6,
+        }
+        .ok_or("interface has no address of that family")?;
+        let (rtp_fd, rtcp_fd, port) = self.bind_pair(bind, rtcp)?;
+        let rtp_addr = SocketAddr::new(bind, port);
+        let h = self.new_sock(rtp_fd, rtp_addr, true)?;
+        let rtp = LocalPort { handle: h, bound: rtp_addr, advertised: adv };
+        let rtcp = match rtcp_fd {
+            Some(fd) => {
+                let a = SocketAddr::new(bind, port + 1);
+                match self.new_sock(fd, a, false) {
+                    Ok(hc) => Some(LocalPort { handle: hc, bound: a, advertised: adv }),
+                    Err(e) => {
+                        self.close(h);
+                        return Err(e);
+                    }
+                }
+            }
+            None => None,
+        };
+        Ok((rtp, rtcp))
+    }
+
+    fn close(&mut self, h: Handle) {
+        let Some(slot) = self.socks.get_mut(h as usize) else { return };
+        let Some(s) = slot.take() else { return };
+        self.epoll.delete(s.fd.as_raw_fd());
+        if s.owns_pair {
+            self.pool.give_back(s.local.ip(), s.local.port());
+        }
+        self.count -= 1;
+        self.free.push(h);
+        self.learning.retain(|&x| x != h);
+    }
+
+    fn wire(&mut self, h: Handle, w: Wiring) {
+        let Some(Some(s)) = self.socks.get_mut(h as usize) else { return };
+        s.ep.mode = w.learn.mode;
+        s.ep.handover = w.learn.handover;
+        s.ep.asymmetric = w.learn.asymmetric;
+        s.ep.set_sdp(w.peer);
+        s.fwd_rtp = w.fwd_rtp.unwrap_or(NONE);
+        s.fwd_rtcp = w.fwd_rtcp.unwrap_or(NONE);
+        s.rtcp_only = w.rtcp_only;
+    }
+
+    fn report(&self, h: Handle) -> SocketReport {
+        match self.get(h) {
+            Some(s) => SocketReport { latched: s.ep.latched(), ..s.rep },
+            None => SocketReport::default(),
+        }
+    }
+}
