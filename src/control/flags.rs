@@ -310,8 +310,23 @@ mod tests {
 
     #[test]
     fn kamailio_style_offer() {
-        let msg = b"d7:command5:offer7:call-id3:abc8:from-tag2:ft3:sdp3:v=05:flagsl13:trust-address12:strict-sourcee7:replacel6:origine8:rtcp-muxl5:demuxe19:transport protocol7:RTP/AVP13:received-froml3:IP49:127.0.0.1e8:supportsl10:load limitee";
-        let v = decode_all(msg).unwrap();
+        let mut msg = vec![];
+        crate::control::bencode::encode(
+            &crate::control::bencode::DictBuilder::new()
+                .str("command", "offer")
+                .str("call-id", "abc")
+                .str("from-tag", "ft")
+                .str("sdp", "v=0")
+                .val("flags", Value::List(vec![Value::str("trust-address"), Value::str("strict-source")]))
+                .val("replace", Value::List(vec![Value::str("origin")]))
+                .val("rtcp-mux", Value::List(vec![Value::str("demux")]))
+                .str("transport protocol", "RTP/AVP")
+                .val("received-from", Value::List(vec![Value::str("IP4"), Value::str("127.0.0.1")]))
+                .val("supports", Value::List(vec![Value::str("load limit")]))
+                .build(),
+            &mut msg,
+        );
+        let v = decode_all(&msg).unwrap();
         let o = parse_options(&v).unwrap();
         assert_eq!(o.call_id, "abc");
         assert_eq!(o.from_tag, "ft");

@@ -14,6 +14,9 @@
 pub mod call;
 pub mod options;
 pub mod report;
+pub mod testing;
+#[cfg(test)]
+mod tests;
 
 pub use call::{Call, Leg, MediaState};
 pub use options::{IceMode, Options, RtcpMuxOpts};

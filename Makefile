@@ -1,0 +1,37 @@
+# The two set-up commands (see README.md):
+#   make run    install what is missing, build, run eagw on the embedded loopback config
+#   make test   install what is missing (Kamailio, sipp, ffmpeg), build, run every test
+CARGO ?= cargo
+CONFIG ?=
+
+.PHONY: run test build bench fuzz load-compare clean
+
+run:
+	@scripts/deps.sh run
+	$(CARGO) build --release --bin eagw
+	./target/release/eagw run $(if $(CONFIG),--config $(CONFIG))
+
+test:
+	@scripts/deps.sh test
+	$(CARGO) test --release --all-targets -- --test-threads=2
+
+build:
+	$(CARGO) build --release
+
+# criterion benches (figures go into README.md's performance table)
+bench:
+	$(CARGO) bench --bench control --bench relay
+
+# each fuzz target for FUZZ_SECONDS (cargo install cargo-fuzz; needs a nightly-capable rustc)
+FUZZ_SECONDS ?= 60
+fuzz:
+	cd fuzz && for t in $$(cargo fuzz list); do \
+	  RUSTC_BOOTSTRAP=1 cargo fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; done
+
+# the load tool against eagw (and rtpengine, if installed), side by side in one run
+load-compare: build
+	@scripts/deps.sh bench
+	scripts/load-compare.sh
+
+clean:
+	$(CARGO) clean

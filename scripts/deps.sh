@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Installs what `make run` / `make test` need on a fresh Debian machine, idempotently:
+# a second run with everything present only checks and returns (well under a second).
+#
+#   scripts/deps.sh run    # the appliance: a Rust toolchain (cargo) only
+#   scripts/deps.sh test   # + the real peers the tests drive: Kamailio, sipp, ffmpeg
+#   scripts/deps.sh bench  # + rtpengine, to compare side by side with the load tool
+set -eu
+what=${1:-test}
+
+need_cmds=()
+pkgs=()
+want() { # want <command> <debian package>
+    command -v "$1" >/dev/null 2>&1 || { need_cmds+=("$1"); pkgs+=("$2"); }
+}
+
+command -v cargo >/dev/null 2>&1 || {
+    echo "deps: cargo not found; install a Rust toolchain (https://rustup.rs) first" >&2
+    exit 1
+}
+case "$what" in
+    run) ;;
+    test)
+        want kamailio kamailio
+        want sipp sip-tester
+        want ffmpeg ffmpeg
+        want python3 python3
+        ;;
+    bench)
+        want kamailio kamailio
+        want sipp sip-tester
+        want ffmpeg ffmpeg
+        want rtpengine rtpengine-daemon
+        ;;
+    *) echo "usage: $0 run|test|bench" >&2; exit 2 ;;
+esac
+[ ${#pkgs[@]} -eq 0 ] && exit 0
+
+echo "deps: installing ${pkgs[*]} (missing: ${need_cmds[*]})"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+# Never let a package start its daemon (Kamailio, rtpengine would listen on all interfaces).
+rc_guard=0
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod +x /usr/sbin/policy-rc.d
+    rc_guard=1
+fi
+trap '[ $rc_guard -eq 1 ] && $SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+# a package that still started a service: stop it
+for svc in kamailio rtpengine-daemon ngcp-rtpengine-daemon; do
+    pkill -x "${svc%-daemon}" 2>/dev/null || true
+done
+echo "deps: done"

@@ -1,0 +1,249 @@
+//! Offer/answer state machine tests, without sockets.
+
+use super::call::default_learn;
+use super::testing::FakeSockets;
+use super::*;
+use crate::sdp;
+
+fn ifaces() -> Interfaces {
+    Interfaces { names: vec!["access".into(), "core".into()], families: vec![(true, true), (true, false)] }
+}
+
+const OFFER: &str = "v=0\r\no=alice 2890844526 2890844526 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n\
+m=audio 49170 RTP/AVP 0 8 97 101\r\na=rtpmap:97 AMR-WB/16000\r\na=fmtp:97 octet-align=1\r\na=rtpmap:101 telephone-event/8000\r\n\
+a=ice-ufrag:abcd\r\na=ice-pwd:0123456789012345678901\r\na=candidate:1 1 UDP 2130706431 192.0.2.10 49170 typ host\r\na=rtcp-mux\r\na=sendrecv\r\n";
+
+const ANSWER: &str = "v=0\r\no=bob 1 1 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\n\
+m=audio 5004 RTP/AVP 8 101\r\na=rtpmap:101 telephone-event/8000\r\na=recvonly\r\n";
+
+fn opts(from: &str, to: Option<&str>, sdp: &str) -> Options {
+    Options {
+        call_id: "call".into(),
+        from_tag: from.into(),
+        to_tag: to.map(Into::into),
+        sdp: Some(sdp.into()),
+        ..Default::default()
+    }
+}
+
+fn setup() -> (Call, FakeSockets) {
+    (Call::new("call", default_learn(), 0), FakeSockets::default())
+}
+
+fn media(s: &str) -> sdp::Media {
+    sdp::parse(s).unwrap().media.remove(0)
+}
+
+#[test]
+fn offer_rewrites_addresses_ports_and_strips_ice() {
+    let (mut c, mut s) = setup();
+    let mut o = opts("a", None, OFFER);
+    o.replace_origin = true;
+    o.to_interface = Some("core".into());
+    let out = c.offer(&o, &ifaces(), &mut s, 0).unwrap();
+    let p = sdp::parse(&out).unwrap();
+    assert_eq!(p.session_connection().unwrap().address, "10.0.0.2"); // the core interface
+    assert!(out.contains("o=alice 2890844526 2890844526 IN IP4 10.0.0.2"));
+    let m = &p.media[0];
+    let b_rtp = c.legs[1].medias[0].rtp.unwrap();
+    assert_eq!(m.port, b_rtp.bound.port());
+    assert!(!out.contains("ice-") && !out.contains("candidate"));
+    // rtcp-mux is passed through by default, with a=rtcp for the separate port too
+    assert!(m.has_attr("rtcp-mux"));
+    let rtcp = sdp::parse_rtcp_attr(m.attr("rtcp").unwrap()).unwrap();
+    assert_eq!(rtcp.port, b_rtp.bound.port() + 1);
+    assert_eq!(m.formats, vec!["0", "8", "97", "101"]);
+    assert!(m.has_attr("sendrecv"));
+    // leg A knows its peer from the SDP; sockets: A rtp+rtcp, B rtp+rtcp
+    assert_eq!(c.legs[0].medias[0].remote, Some("192.0.2.10:49170".parse().unwrap()));
+    assert_eq!(s.open_count(), 4);
+}
+
+#[test]
+fn answer_goes_back_with_our_a_side_ports_and_wires_both_ways() {
+    let (mut c, mut s) = setup();
+    c.offer(&opts("a", None, OFFER), &ifaces(), &mut s, 0).unwrap();
+    let out = c.answer(&opts("a", Some("b"), ANSWER), &mut s, 1).unwrap();
+    let m = media(&out);
+    let a = &c.legs[0].medias[0];
+    let b = &c.legs[1].medias[0];
+    assert_eq!(m.port, a.rtp.unwrap().bound.port());
+    assert!(m.has_attr("recvonly"));
+    assert_eq!(c.legs[1].tag, "b");
+    // the answerer did not accept rtcp-mux, so neither side gets it
+    assert!(!m.has_attr("rtcp-mux"));
+    let wa = s.wiring[&a.rtp.unwrap().handle];
+    assert_eq!(wa.fwd_rtp, Some(b.rtp.unwrap().handle));
+    assert_eq!(wa.fwd_rtcp, Some(b.rtcp.unwrap().handle));
+    assert_eq!(wa.peer, Some("192.0.2.10:49170".parse().unwrap()));
+    let wb = s.wiring[&b.rtp.unwrap().handle];
+    assert_eq!(wb.fwd_rtp, Some(a.rtp.unwrap().handle));
+    assert_eq!(wb.peer, Some("198.51.100.7:5004".parse().unwrap()));
+    let wbc = s.wiring[&b.rtcp.unwrap().handle];
+    assert_eq!(wbc.peer, Some("198.51.100.7:5005".parse().unwrap()));
+    assert!(wbc.rtcp_only);
+}
+
+#[test]
+fn rtcp_mux_demux_and_require() {
+    // demux: the offerer gets mux accepted, the answerer is offered plain RTCP
+    let (mut c, mut s) = setup();
+    let mut o = opts("a", None, OFFER);
+    o.rtcp_mux.demux = true;
+    let out = c.offer(&o, &ifaces(), &mut s, 0).unwrap();
+    assert!(!media(&out).has_attr("rtcp-mux"));
+    let mut a = opts("a", Some("b"), ANSWER);
+    a.rtcp_mux.demux = true;
+    let out = c.answer(&a, &mut s, 1).unwrap();
+    let m = media(&out);
+    assert!(m.has_attr("rtcp-mux"));
+    let arp = c.legs[0].medias[0].rtp.unwrap();
+    assert_eq!(sdp::parse_rtcp_attr(m.attr("rtcp").unwrap()).unwrap().port, arp.bound.port());
+    // RTCP from B goes to A's RTP socket (muxed)
+    let b_rtcp = c.legs[1].medias[0].rtcp.unwrap().handle;
+    assert_eq!(s.wiring[&b_rtcp].fwd_rtcp, Some(arp.handle));
+
+    // require: no separate RTCP port towards the answerer at all
+    let (mut c, mut s) = setup();
+    let mut o = opts("a", None, ANSWER);
+    o.rtcp_mux.require = true;
+    let out = c.offer(&o, &ifaces(), &mut s, 0).unwrap();
+    let m = media(&out);
+    assert!(m.has_attr("rtcp-mux"));
+    assert!(c.legs[1].medias[0].rtcp.is_none());
+    assert_eq!(sdp::parse_rtcp_attr(m.attr("rtcp").unwrap()).unwrap().port, m.port);
+
+    // reject: mux removed from the offer and never accepted
+    let (mut c, mut s) = setup();
+    let mut o = opts("a", None, OFFER);
+    o.rtcp_mux.reject = true;
+    assert!(!media(&c.offer(&o, &ifaces(), &mut s, 0).unwrap()).has_attr("rtcp-mux"));
+    let ans = ANSWER.replace("a=recvonly", "a=rtcp-mux");
+    let mut a = opts("a", Some("b"), &ans);
+    a.rtcp_mux.reject = true;
+    assert!(!media(&c.answer(&a, &mut s, 1).unwrap()).has_attr("rtcp-mux"));
+}
+
+#[test]
+fn codec_strip_mask_offer() {
+    let (mut c, mut s) = setup();
+    let mut o = opts("a", None, OFFER);
+    o.codec_strip = vec!["PCMU".into(), "amr-wb".into()];
+    let m = media(&c.offer(&o, &ifaces(), &mut s, 0).unwrap());
+    assert_eq!(m.formats, vec!["8", "101"]);
+    assert!(m.rtpmap("97").is_none() && !m.attrs("fmtp").any(|f| f.starts_with("97 ")));
+
+    let (mut c, mut s) = setup();
+    let mut o = opts("a", None, OFFER);
+    o.codec_strip = vec!["all".into()];
+    o.codec_offer = vec!["telephone-event".into(), "PCMA/8000".into()];
+    let m = media(&c.offer(&o, &ifaces(), &mut s, 0).unwrap());
+    assert_eq!(m.formats, vec!["101", "8"]);
+
+    let (mut c, mut s) = setup();
+    let mut o = opts("a", None, OFFER);
+    o.codec_mask = vec!["all".into()];
+    let e = c.offer(&o, &ifaces(), &mut s, 0).unwrap_err();
+    assert!(e.reason.contains("no codec"), "{e}");
+}
+
+#[test]
+fn forked_answers_by_via_branch_and_to_tag() {
+    let (mut c, mut s) = setup();
+    let mut o1 = opts("a", None, OFFER);
+    o1.via_branch = Some("z9hG4bK-1".into());
+    let out1 = c.offer(&o1, &ifaces(), &mut s, 0).unwrap();
+    let mut o2 = opts("a", None, OFFER);
+    o2.via_branch = Some("z9hG4bK-2".into());
+    let out2 = c.offer(&o2, &ifaces(), &mut s, 0).unwrap();
+    // two branches, two sets of ports towards the callees
+    assert_ne!(media(&out1).port, media(&out2).port);
+    assert_eq!(c.legs.len(), 3);
+    // branch 2 answers: the caller is wired to branch 2's sockets
+    let mut a2 = opts("a", Some("b2"), ANSWER);
+    a2.via_branch = Some("z9hG4bK-2".into());
+    c.answer(&a2, &mut s, 1).unwrap();
+    let b2 = c.find_leg("b2").unwrap();
+    assert_eq!(c.legs[b2].via_branch.as_deref(), Some("z9hG4bK-2"));
+    assert_eq!(c.legs[b2].medias[0].rtp.unwrap().bound.port(), media(&out2).port);
+    let a_rtp = c.legs[0].medias[0].rtp.unwrap().handle;
+    assert_eq!(s.wiring[&a_rtp].fwd_rtp, Some(c.legs[b2].medias[0].rtp.unwrap().handle));
+    // a second 200 OK from another fork downstream of the same branch: last answer wins
+    let mut a3 = opts("a", Some("b3"), &ANSWER.replace("198.51.100.7", "198.51.100.8"));
+    a3.via_branch = Some("z9hG4bK-2".into());
+    c.answer(&a3, &mut s, 2).unwrap();
+    assert_eq!(c.find_leg("b3"), Some(b2));
+    assert_eq!(c.legs[b2].aliases, vec!["b2"]);
+    assert_eq!(c.legs[b2].medias[0].remote, Some("198.51.100.8:5004".parse().unwrap()));
+}
+
+#[test]
+fn reoffer_keeps_ports_and_hold_is_carried() {
+    let (mut c, mut s) = setup();
+    let first = media(&c.offer(&opts("a", None, OFFER), &ifaces(), &mut s, 0).unwrap());
+    c.answer(&opts("a", Some("b"), ANSWER), &mut s, 1).unwrap();
+    // re-INVITE from the callee (from-tag b, to-tag a) putting the call on hold
+    let hold = ANSWER.replace("a=recvonly", "a=sendonly");
+    let out = c.offer(&opts("b", Some("a"), &hold), &ifaces(), &mut s, 2).unwrap();
+    let m = media(&out);
+    assert!(m.has_attr("sendonly"));
+    assert_eq!(m.port, c.legs[0].medias[0].rtp.unwrap().bound.port());
+    // the original offerer's re-offer keeps the same port towards the callee
+    let again = media(&c.offer(&opts("a", Some("b"), OFFER), &ifaces(), &mut s, 3).unwrap());
+    assert_eq!(again.port, first.port);
+    assert_eq!(s.open_count(), 4);
+    // old-style hold: c=0.0.0.0 stays zero and the peer address is forgotten
+    let zero = OFFER.replace("c=IN IP4 192.0.2.10", "c=IN IP4 0.0.0.0");
+    let out = c.offer(&opts("a", Some("b"), &zero), &ifaces(), &mut s, 4).unwrap();
+    assert!(out.contains("c=IN IP4 0.0.0.0"));
+    assert_eq!(c.legs[0].medias[0].remote, None);
+}
+
+#[test]
+fn transport_protocol_and_errors() {
+    let (mut c, mut s) = setup();
+    let mut o = opts("a", None, &OFFER.replace("RTP/AVP", "RTP/AVPF"));
+    o.transport_protocol = Some("RTP/AVP".into());
+    let m = media(&c.offer(&o, &ifaces(), &mut s, 0).unwrap());
+    assert_eq!(m.proto, "RTP/AVP");
+    let m = media(&c.answer(&opts("a", Some("b"), ANSWER), &mut s, 1).unwrap());
+    assert_eq!(m.proto, "RTP/AVPF", "the offerer gets its own protocol back");
+
+    let (mut c, mut s) = setup();
+    let mut o = opts("a", None, OFFER);
+    o.transport_protocol = Some("UDP/TLS/RTP/SAVPF".into());
+    assert!(c.offer(&o, &ifaces(), &mut s, 0).unwrap_err().reason.contains("DTLS"));
+    let mut o = opts("a", None, OFFER);
+    o.transport_protocol = Some("RTP/XYZ".into());
+    assert!(c.offer(&o, &ifaces(), &mut s, 0).is_err());
+    let mut o = opts("a", None, OFFER);
+    o.to_interface = Some("nowhere".into());
+    assert!(c.offer(&o, &ifaces(), &mut s, 0).unwrap_err().reason.contains("interface"));
+    assert!(c.offer(&opts("a", None, "garbage"), &ifaces(), &mut s, 0).unwrap_err().reason.contains("SDP"));
+    // an answer with a different number of m= lines
+    c.offer(&opts("a", None, OFFER), &ifaces(), &mut s, 0).unwrap();
+    let two = format!("{ANSWER}m=video 0 RTP/AVP 96\r\n");
+    assert!(c.answer(&opts("a", Some("b"), &two), &mut s, 1).is_err());
+}
+
+#[test]
+fn ipv6_and_address_family() {
+    let (mut c, mut s) = setup();
+    let v6 = OFFER.replace("IN IP4 192.0.2.10", "IN IP6 2001:db8::10");
+    let mut o = opts("a", None, &v6);
+    o.address_family = Some(sdp::Family::Ip4);
+    let out = c.offer(&o, &ifaces(), &mut s, 0).unwrap();
+    assert!(out.contains("c=IN IP4 10.0.0.1"), "{out}");
+    assert_eq!(c.legs[0].medias[0].family, sdp::Family::Ip6);
+    let out = c.answer(&opts("a", Some("b"), ANSWER), &mut s, 1).unwrap();
+    assert!(out.contains("c=IN IP6 2001:db8::1"), "{out}");
+}
+
+#[test]
+fn close_releases_everything() {
+    let (mut c, mut s) = setup();
+    c.offer(&opts("a", None, OFFER), &ifaces(), &mut s, 0).unwrap();
+    c.answer(&opts("a", Some("b"), ANSWER), &mut s, 1).unwrap();
+    c.close(&mut s);
+    assert_eq!(s.open_count(), 0);
+}
