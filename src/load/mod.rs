@@ -19,7 +19,9 @@ use std::time::Duration;
 use crate::control::bencode::Value;
 
 use media::{Leg, MediaCfg, Phase};
-use ng_client::{dget, dict, list, s, vbytes, Cmd, Driver, EngineCfg, EngineStats, NgClient, Outcome};
+use ng_client::{
+    dget, dict, list, s, vbytes, Cmd, Driver, EngineCfg, EngineStats, NgClient, Outcome,
+};
 use report::{CpuFig, LoadReport, RateReport};
 
 const HELP: &str = "\
@@ -83,7 +85,10 @@ struct Opts {
 }
 
 fn parse_addr(v: &str) -> Result<SocketAddr, String> {
-    let addrs: Vec<SocketAddr> = v.to_socket_addrs().map_err(|e| format!("bad address '{v}': {e}"))?.collect();
+    let addrs: Vec<SocketAddr> = v
+        .to_socket_addrs()
+        .map_err(|e| format!("bad address '{v}': {e}"))?
+        .collect();
     let a = addrs
         .iter()
         .find(|a| a.ip().is_loopback())
@@ -96,7 +101,8 @@ fn parse_addr(v: &str) -> Result<SocketAddr, String> {
 }
 
 fn num<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, String> {
-    v.parse::<T>().map_err(|_| format!("{flag}: bad number '{v}'"))
+    v.parse::<T>()
+        .map_err(|_| format!("{flag}: bad number '{v}'"))
 }
 
 fn parse_args(args: &[String]) -> Result<Option<Opts>, String> {
@@ -146,7 +152,9 @@ fn parse_args(args: &[String]) -> Result<Option<Opts>, String> {
             Some(v) => v,
             None => {
                 i += 1;
-                args.get(i).cloned().ok_or_else(|| format!("{flag} needs a value"))?
+                args.get(i)
+                    .cloned()
+                    .ok_or_else(|| format!("{flag} needs a value"))?
             }
         };
         i += 1;
@@ -173,9 +181,13 @@ fn parse_args(args: &[String]) -> Result<Option<Opts>, String> {
         return Err("missing mode (calls, bare, compare or ng-rate)".into());
     }
     let media_mode = matches!(o.mode.as_str(), "calls" | "bare" | "compare");
-    let calls = o.calls.unwrap_or(if o.mode == "ng-rate" { 20_000 } else { 500 });
+    let calls = o
+        .calls
+        .unwrap_or(if o.mode == "ng-rate" { 20_000 } else { 500 });
     if calls == 0 || (media_mode && calls > 4000) || calls > 10_000_000 {
-        return Err(format!("--calls {calls} out of range (1..=4000 with media, 1..=10000000 for ng-rate)"));
+        return Err(format!(
+            "--calls {calls} out of range (1..=4000 with media, 1..=10000000 for ng-rate)"
+        ));
     }
     if !(0.5..=3600.0).contains(&o.duration) {
         return Err("--duration must be 0.5..=3600 seconds".into());
@@ -210,7 +222,11 @@ fn parse_args(args: &[String]) -> Result<Option<Opts>, String> {
             }
         }
         "calls" | "ng-rate" | "bare" => {}
-        m => return Err(format!("unknown mode '{m}' (calls, bare, compare, ng-rate)")),
+        m => {
+            return Err(format!(
+                "unknown mode '{m}' (calls, bare, compare, ng-rate)"
+            ))
+        }
     }
     o.calls = Some(calls);
     Ok(Some(o))
@@ -282,11 +298,16 @@ fn run_tag() -> u32 {
 }
 
 /// The two media legs of every call, bound on loopback.
-fn bind_legs(ip: IpAddr, calls: usize, rcvbuf: usize) -> Result<(Vec<UdpSocket>, Vec<SocketAddr>), String> {
+fn bind_legs(
+    ip: IpAddr,
+    calls: usize,
+    rcvbuf: usize,
+) -> Result<(Vec<UdpSocket>, Vec<SocketAddr>), String> {
     let mut socks = Vec::with_capacity(calls * 2);
     let mut addrs = Vec::with_capacity(calls * 2);
     for _ in 0..calls * 2 {
-        let (s, a) = sys::bind_udp(ip, rcvbuf).map_err(|e| format!("binding media socket: {e} (raise ulimit -n?)"))?;
+        let (s, a) = sys::bind_udp(ip, rcvbuf)
+            .map_err(|e| format!("binding media socket: {e} (raise ulimit -n?)"))?;
         socks.push(s);
         addrs.push(a);
     }
@@ -294,8 +315,14 @@ fn bind_legs(ip: IpAddr, calls: usize, rcvbuf: usize) -> Result<(Vec<UdpSocket>,
 }
 
 fn rcvbuf_fact(socks: &[UdpSocket], want: usize) -> (String, String) {
-    let got = socks.first().map(|s| sys::set_rcvbuf(s.as_raw_fd(), want)).unwrap_or(0);
-    ("media SO_RCVBUF".into(), format!("{got} bytes (requested {want})"))
+    let got = socks
+        .first()
+        .map(|s| sys::set_rcvbuf(s.as_raw_fd(), want))
+        .unwrap_or(0);
+    (
+        "media SO_RCVBUF".into(),
+        format!("{got} bytes (requested {want})"),
+    )
 }
 
 fn media_cfg(o: &Opts) -> MediaCfg {
@@ -319,17 +346,25 @@ fn media_warnings(r: &mut LoadReport) {
         ));
     }
     if m.late_sends > 0 {
-        r.warnings.push(format!("{} packets were sent more than 5 ms behind schedule (tool or host overloaded)", m.late_sends));
+        r.warnings.push(format!(
+            "{} packets were sent more than 5 ms behind schedule (tool or host overloaded)",
+            m.late_sends
+        ));
     }
     if m.send_errors > 0 {
-        r.warnings.push(format!("{} sendto() errors", m.send_errors));
+        r.warnings
+            .push(format!("{} sendto() errors", m.send_errors));
     }
     if m.misrouted > 0 {
-        r.warnings.push(format!("{} packets arrived on the wrong leg or were not ours", m.misrouted));
+        r.warnings.push(format!(
+            "{} packets arrived on the wrong leg or were not ours",
+            m.misrouted
+        ));
     }
     let silent: u64 = m.dirs.iter().map(|d| d.silent_streams).sum();
     if silent > 0 {
-        r.warnings.push(format!("{silent} streams received nothing"));
+        r.warnings
+            .push(format!("{silent} streams received nothing"));
     }
     if m.received() == 0 {
         r.warnings.push("no media was received at all".into());
@@ -353,7 +388,11 @@ struct SetupDriver<'a> {
 }
 
 fn call_keys(run: &str, call: usize) -> (String, String, String) {
-    (format!("eagw-load-{run}-{call}"), format!("ft-{run}-{call}"), format!("tt-{run}-{call}"))
+    (
+        format!("eagw-load-{run}-{call}"),
+        format!("ft-{run}-{call}"),
+        format!("tt-{run}-{call}"),
+    )
 }
 
 impl SetupDriver<'_> {
@@ -390,7 +429,14 @@ impl Driver for SetupDriver<'_> {
                 ("command", s("offer")),
                 ("call-id", s(&cid)),
                 ("from-tag", s(&ft)),
-                ("sdp", s(&ng_client::sdp_for(self.legs[2 * call], call as u64 + 1, self.ptime))),
+                (
+                    "sdp",
+                    s(&ng_client::sdp_for(
+                        self.legs[2 * call],
+                        call as u64 + 1,
+                        self.ptime,
+                    )),
+                ),
                 ("replace", list(&["origin"])),
                 ("flags", list(&[])),
                 ("supports", list(&["load limit"])),
@@ -400,12 +446,23 @@ impl Driver for SetupDriver<'_> {
                 ("call-id", s(&cid)),
                 ("from-tag", s(&ft)),
                 ("to-tag", s(&tt)),
-                ("sdp", s(&ng_client::sdp_for(self.legs[2 * call + 1], call as u64 + 100_001, self.ptime))),
+                (
+                    "sdp",
+                    s(&ng_client::sdp_for(
+                        self.legs[2 * call + 1],
+                        call as u64 + 100_001,
+                        self.ptime,
+                    )),
+                ),
                 ("replace", list(&["origin"])),
                 ("flags", list(&[])),
                 ("supports", list(&["load limit"])),
             ]),
-            Cmd::Delete => dict(vec![("command", s("delete")), ("call-id", s(&cid)), ("from-tag", s(&ft))]),
+            Cmd::Delete => dict(vec![
+                ("command", s("delete")),
+                ("call-id", s(&cid)),
+                ("from-tag", s(&ft)),
+            ]),
         }
     }
 
@@ -438,14 +495,23 @@ struct DeleteDriver<'a> {
 impl Driver for DeleteDriver<'_> {
     fn request(&mut self, call: usize, _cmd: Cmd) -> Value {
         let (cid, ft, _) = call_keys(self.run, call);
-        dict(vec![("command", s("delete")), ("call-id", s(&cid)), ("from-tag", s(&ft))])
+        dict(vec![
+            ("command", s("delete")),
+            ("call-id", s(&cid)),
+            ("from-tag", s(&ft)),
+        ])
     }
     fn reply(&mut self, _call: usize, _cmd: Cmd, _outcome: Outcome<'_>) -> Option<Cmd> {
         None
     }
 }
 
-fn run_calls(o: &Opts, ng: SocketAddr, pid: Option<u32>, name: Option<String>) -> Result<LoadReport, String> {
+fn run_calls(
+    o: &Opts,
+    ng: SocketAddr,
+    pid: Option<u32>,
+    name: Option<String>,
+) -> Result<LoadReport, String> {
     let calls = o.calls.expect("validated");
     let cpu_start_process = sys::process_cpu_s();
     let ip = loopback_like(&ng);
@@ -460,7 +526,10 @@ fn run_calls(o: &Opts, ng: SocketAddr, pid: Option<u32>, name: Option<String>) -
     let mut client = NgClient::new(ng, ip, &run).map_err(|e| format!("ng socket: {e}"))?;
 
     // Set-up.
-    progress(o, &format!("setting up {calls} calls via {ng} over {:.1} s", o.ramp));
+    progress(
+        o,
+        &format!("setting up {calls} calls via {ng} over {:.1} s", o.ramp),
+    );
     let mut drv = SetupDriver {
         run: &run,
         ptime: o.ptime,
@@ -483,13 +552,23 @@ fn run_calls(o: &Opts, ng: SocketAddr, pid: Option<u32>, name: Option<String>) -
     for e in &drv.sdp_errors {
         rep.warnings.push(format!("SDP: {e}"));
     }
-    let established: Vec<usize> = (0..calls).filter(|&c| drv.offer_to[c].is_some() && drv.answer_to[c].is_some()).collect();
+    let established: Vec<usize> = (0..calls)
+        .filter(|&c| drv.offer_to[c].is_some() && drv.answer_to[c].is_some())
+        .collect();
     rep.calls_established = established.len();
-    progress(o, &format!("{} of {calls} calls established in {:.2} s", established.len(), setup.elapsed_s));
+    progress(
+        o,
+        &format!(
+            "{} of {calls} calls established in {:.2} s",
+            established.len(),
+            setup.elapsed_s
+        ),
+    );
     let touched: Vec<usize> = (0..calls).filter(|&c| drv.touched[c]).collect();
     let setup_failures = setup.cmd(Cmd::Offer).failures() + setup.cmd(Cmd::Answer).failures();
     if setup_failures > 0 {
-        rep.warnings.push(format!("{setup_failures} offer/answer requests failed"));
+        rep.warnings
+            .push(format!("{setup_failures} offer/answer requests failed"));
     }
 
     // Media.
@@ -497,11 +576,20 @@ fn run_calls(o: &Opts, ng: SocketAddr, pid: Option<u32>, name: Option<String>) -
         let mut legs = Vec::with_capacity(established.len() * 2);
         let mut labels = Vec::with_capacity(established.len());
         for &c in &established {
-            legs.push(Leg { fd: socks[2 * c].as_raw_fd(), dest: drv.answer_to[c].expect("established") });
-            legs.push(Leg { fd: socks[2 * c + 1].as_raw_fd(), dest: drv.offer_to[c].expect("established") });
+            legs.push(Leg {
+                fd: socks[2 * c].as_raw_fd(),
+                dest: drv.answer_to[c].expect("established"),
+            });
+            legs.push(Leg {
+                fd: socks[2 * c + 1].as_raw_fd(),
+                dest: drv.offer_to[c].expect("established"),
+            });
             labels.push(c as u32);
         }
-        progress(o, &format!("media: {} calls, {:.1} s", established.len(), o.duration));
+        progress(
+            o,
+            &format!("media: {} calls, {:.1} s", established.len(), o.duration),
+        );
         let mut cpu: [Option<f64>; 2] = [None, None];
         let mut hook = |ph: Phase| {
             if let Some(p) = pid {
@@ -514,24 +602,59 @@ fn run_calls(o: &Opts, ng: SocketAddr, pid: Option<u32>, name: Option<String>) -
         };
         let m = media::run(&legs, &labels, &media_cfg(o), &mut hook);
         if let (Some(p), Some(a), Some(b)) = (pid, cpu[0], cpu[1]) {
-            rep.gw_cpu = Some(CpuFig { source: format!("pid {p}"), cpu_s: b - a, wall_s: m.wall_s, relayed: m.received() });
+            rep.gw_cpu = Some(CpuFig {
+                source: format!("pid {p}"),
+                cpu_s: b - a,
+                wall_s: m.wall_s,
+                relayed: m.received(),
+            });
         } else if let Some(p) = pid {
-            rep.warnings.push(format!("could not read /proc/{p}/stat during the media phase (gateway exited?)"));
+            rep.warnings.push(format!(
+                "could not read /proc/{p}/stat during the media phase (gateway exited?)"
+            ));
         }
         rep.media = Some(m);
     } else {
-        rep.warnings.push("no call was established: no media sent".into());
+        rep.warnings
+            .push("no call was established: no media sent".into());
     }
     drop(drv);
 
-    // Teardown.
+    // Teardown (skipped when the gateway never answered anything: it holds no state of ours).
+    let answered: u64 = [Cmd::Offer, Cmd::Answer]
+        .iter()
+        .map(|c| {
+            let cs = setup.cmd(*c);
+            cs.ok + cs.errors + cs.load_limit + cs.bad
+        })
+        .sum();
+    let touched = if answered == 0 {
+        rep.warnings
+            .push("the gateway answered no request: nothing to delete".into());
+        Vec::new()
+    } else {
+        touched
+    };
     progress(o, &format!("deleting {} calls", touched.len()));
     let mut teardown = EngineStats::default();
-    let dcfg = EngineCfg { admit_interval: Duration::ZERO, ..ecfg };
-    client.run(&mut DeleteDriver { run: &run }, Cmd::Delete, &touched, &dcfg, &mut teardown);
+    let dcfg = EngineCfg {
+        admit_interval: Duration::ZERO,
+        ..ecfg
+    };
+    client.run(
+        &mut DeleteDriver { run: &run },
+        Cmd::Delete,
+        &touched,
+        &dcfg,
+        &mut teardown,
+    );
     let del = teardown.cmd(Cmd::Delete);
     if del.failures() > 0 {
-        rep.warnings.push(format!("{} of {} deletes did not return result ok", del.failures(), touched.len()));
+        rep.warnings.push(format!(
+            "{} of {} deletes did not return result ok",
+            del.failures(),
+            touched.len()
+        ));
     }
     rep.setup = Some(setup);
     rep.teardown = Some(teardown);
@@ -547,25 +670,47 @@ fn run_bare(o: &Opts) -> Result<LoadReport, String> {
     let calls = o.calls.expect("validated");
     let cpu_start_process = sys::process_cpu_s();
     let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
-    let mut rep = LoadReport::new("bare", format!("bare relay ({} threads)", o.threads), calls, o.ptime, o.duration);
+    let mut rep = LoadReport::new(
+        "bare",
+        format!("bare relay ({} threads)", o.threads),
+        calls,
+        o.ptime,
+        o.duration,
+    );
     let (socks, addrs) = bind_legs(ip, calls, o.rcvbuf)?;
     rep.facts.push(rcvbuf_fact(&socks, o.rcvbuf));
-    let pairs: Vec<(SocketAddr, SocketAddr)> = (0..calls).map(|c| (addrs[2 * c], addrs[2 * c + 1])).collect();
-    progress(o, &format!("bare relay: {} threads, {} sockets", o.threads, calls * 2));
-    let relay = bare::BareRelay::start(ip, &pairs, o.threads, o.rcvbuf).map_err(|e| format!("bare relay: {e}"))?;
+    let pairs: Vec<(SocketAddr, SocketAddr)> = (0..calls)
+        .map(|c| (addrs[2 * c], addrs[2 * c + 1]))
+        .collect();
+    progress(
+        o,
+        &format!("bare relay: {} threads, {} sockets", o.threads, calls * 2),
+    );
+    let relay = bare::BareRelay::start(ip, &pairs, o.threads, o.rcvbuf)
+        .map_err(|e| format!("bare relay: {e}"))?;
     rep.calls_established = calls;
     let mut legs = Vec::with_capacity(calls * 2);
     for c in 0..calls {
         // The caller sends to the relay's caller-facing socket, the callee to the callee-facing one.
-        legs.push(Leg { fd: socks[2 * c].as_raw_fd(), dest: relay.ports[c].0 });
-        legs.push(Leg { fd: socks[2 * c + 1].as_raw_fd(), dest: relay.ports[c].1 });
+        legs.push(Leg {
+            fd: socks[2 * c].as_raw_fd(),
+            dest: relay.ports[c].0,
+        });
+        legs.push(Leg {
+            fd: socks[2 * c + 1].as_raw_fd(),
+            dest: relay.ports[c].1,
+        });
     }
     let labels: Vec<u32> = (0..calls as u32).collect();
     progress(o, &format!("media: {calls} calls, {:.1} s", o.duration));
     let m = media::run(&legs, &labels, &media_cfg(o), &mut |_| {});
     let st = relay.stop();
-    rep.facts.push(("relay threads".into(), st.threads.to_string()));
-    rep.facts.push(("relay packets".into(), format!("{} relayed, {} send errors", st.packets, st.send_errors)));
+    rep.facts
+        .push(("relay threads".into(), st.threads.to_string()));
+    rep.facts.push((
+        "relay packets".into(),
+        format!("{} relayed, {} send errors", st.packets, st.send_errors),
+    ));
     rep.gw_cpu = Some(CpuFig {
         source: format!("bare relay, {} threads (RUSAGE_THREAD)", st.threads),
         cpu_s: st.cpu_s,
@@ -587,7 +732,10 @@ fn run_compare(o: &Opts) -> Result<i32, String> {
     runs.push(run_bare(o)?);
     std::thread::sleep(Duration::from_secs(1));
     progress(o, "compare 2: gateway --ng");
-    let name = o.name.clone().or_else(|| Some(format!("ng {}", o.ng.expect("validated"))));
+    let name = o
+        .name
+        .clone()
+        .or_else(|| Some(format!("ng {}", o.ng.expect("validated"))));
     runs.push(run_calls(o, o.ng.expect("validated"), o.pid, name)?);
     if let Some(ng2) = o.ng2 {
         std::thread::sleep(Duration::from_secs(1));
@@ -660,13 +808,23 @@ impl Driver for RateDriver<'_> {
                 ("flags", list(&[])),
                 ("supports", list(&["load limit"])),
             ]),
-            Cmd::Delete => dict(vec![("command", s("delete")), ("call-id", s(&cid)), ("from-tag", s(&ft))]),
+            Cmd::Delete => dict(vec![
+                ("command", s("delete")),
+                ("call-id", s(&cid)),
+                ("from-tag", s(&ft)),
+            ]),
         }
     }
 
     fn reply(&mut self, call: usize, cmd: Cmd, outcome: Outcome<'_>) -> Option<Cmd> {
         let ok = match &outcome {
-            Outcome::Ok(v) => cmd == Cmd::Delete || dget(v, "sdp").and_then(vbytes).map(|b| ng_client::sdp_audio_addr(b).is_ok()).unwrap_or(false),
+            Outcome::Ok(v) => {
+                cmd == Cmd::Delete
+                    || dget(v, "sdp")
+                        .and_then(vbytes)
+                        .map(|b| ng_client::sdp_audio_addr(b).is_ok())
+                        .unwrap_or(false)
+            }
             _ => false,
         };
         match cmd {
@@ -698,11 +856,25 @@ fn run_ng_rate(o: &Opts) -> Result<i32, String> {
     let calls = o.calls.expect("validated");
     let cpu0 = sys::process_cpu_s();
     let run = format!("{:08x}", run_tag());
-    let mut client = NgClient::new(ng, loopback_like(&ng), &run).map_err(|e| format!("ng socket: {e}"))?;
-    progress(o, &format!("ng-rate: {calls} calls against {ng}, window {}", o.inflight));
-    let mut drv = RateDriver { run: &run, ok: vec![0; calls], completed: 0, failed: 0 };
+    let mut client =
+        NgClient::new(ng, loopback_like(&ng), &run).map_err(|e| format!("ng socket: {e}"))?;
+    progress(
+        o,
+        &format!("ng-rate: {calls} calls against {ng}, window {}", o.inflight),
+    );
+    let mut drv = RateDriver {
+        run: &run,
+        ok: vec![0; calls],
+        completed: 0,
+        failed: 0,
+    };
     let mut st = EngineStats::default();
-    let cfg = EngineCfg { inflight: o.inflight, retransmit: Duration::from_millis(500), tries: 5, admit_interval: Duration::ZERO };
+    let cfg = EngineCfg {
+        inflight: o.inflight,
+        retransmit: Duration::from_millis(500),
+        tries: 5,
+        admit_interval: Duration::ZERO,
+    };
     let all: Vec<usize> = (0..calls).collect();
     client.run(&mut drv, Cmd::Offer, &all, &cfg, &mut st);
     let r = RateReport {

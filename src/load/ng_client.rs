@@ -137,7 +137,12 @@ impl NgClient {
         sock.connect(target)?;
         sock.set_nonblocking(true)?;
         sys::set_rcvbuf(sock.as_raw_fd(), 4 << 20);
-        Ok(NgClient { sock, tag: tag.to_string(), next: 0, rx: vec![0u8; 65536] })
+        Ok(NgClient {
+            sock,
+            tag: tag.to_string(),
+            next: 0,
+            rx: vec![0u8; 65536],
+        })
     }
 
     fn send_raw(&self, msg: &[u8]) {
@@ -147,7 +152,14 @@ impl NgClient {
 
     /// Runs every call in `calls`, starting with `first`, until each has no next command.
     /// Every request ends by a reply or after `cfg.tries` sends, so this always returns.
-    pub fn run(&mut self, driver: &mut dyn Driver, first: Cmd, calls: &[usize], cfg: &EngineCfg, stats: &mut EngineStats) {
+    pub fn run(
+        &mut self,
+        driver: &mut dyn Driver,
+        first: Cmd,
+        calls: &[usize],
+        cfg: &EngineCfg,
+        stats: &mut EngineStats,
+    ) {
         let start = Instant::now();
         let window = cfg.inflight.max(1);
         let mut next_new = 0usize;
@@ -176,12 +188,26 @@ impl NgClient {
                 self.send_raw(&out);
                 stats.cmds[cmd.idx()].requests += 1;
                 let now = Instant::now();
-                pending.insert(id, Pending { call, cmd, msg: out.clone(), first: now, deadline: now + cfg.retransmit, tries: 1 });
+                pending.insert(
+                    id,
+                    Pending {
+                        call,
+                        cmd,
+                        msg: out.clone(),
+                        first: now,
+                        deadline: now + cfg.retransmit,
+                        tries: 1,
+                    },
+                );
             }
 
             // Retransmissions and timeouts.
             let now = Instant::now();
-            let expired: Vec<u64> = pending.iter().filter(|(_, p)| now >= p.deadline).map(|(id, _)| *id).collect();
+            let expired: Vec<u64> = pending
+                .iter()
+                .filter(|(_, p)| now >= p.deadline)
+                .map(|(id, _)| *id)
+                .collect();
             for id in expired {
                 let p = pending.get_mut(&id).expect("pending entry");
                 if p.tries >= cfg.tries {
@@ -215,7 +241,11 @@ impl NgClient {
             }
             let wait = until.saturating_duration_since(Instant::now());
             let wait_ms = (wait.as_micros().div_ceil(1000)).min(100) as libc::c_int;
-            let mut pfd = libc::pollfd { fd: self.sock.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+            let mut pfd = libc::pollfd {
+                fd: self.sock.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
             // SAFETY: one valid pollfd.
             unsafe { libc::poll(&mut pfd, 1, wait_ms) };
 
@@ -241,7 +271,10 @@ impl NgClient {
                     stats.stray_replies += 1;
                     continue;
                 };
-                let lat = arrived.duration_since(p.first).as_micros().min(u32::MAX as u128) as u32;
+                let lat = arrived
+                    .duration_since(p.first)
+                    .as_micros()
+                    .min(u32::MAX as u128) as u32;
                 stats.cmds[p.cmd.idx()].latencies_us.push(lat);
                 let name = p.cmd.name();
                 let next = match bencode::decode_all(&msg[sp + 1..]) {
@@ -263,13 +296,17 @@ impl NgClient {
                             }
                             "error" => {
                                 stats.cmds[p.cmd.idx()].errors += 1;
-                                let r = dget(&v, "error-reason").and_then(vstr).unwrap_or("(no reason)").to_string();
+                                let r = dget(&v, "error-reason")
+                                    .and_then(vstr)
+                                    .unwrap_or("(no reason)")
+                                    .to_string();
                                 stats.note(format!("{name} error: {r}"));
                                 driver.reply(p.call, p.cmd, Outcome::Error(r))
                             }
                             "load limit" => {
                                 stats.cmds[p.cmd.idx()].load_limit += 1;
-                                let m = dget(&v, "message").and_then(vstr).unwrap_or("").to_string();
+                                let m =
+                                    dget(&v, "message").and_then(vstr).unwrap_or("").to_string();
                                 stats.note(format!("{name} load limit: {m}"));
                                 driver.reply(p.call, p.cmd, Outcome::LoadLimit(m))
                             }
@@ -315,7 +352,10 @@ pub fn list(items: &[&str]) -> Value {
 }
 
 pub fn dict(items: Vec<(&str, Value)>) -> Value {
-    items.into_iter().fold(bencode::DictBuilder::new(), |b, (k, v)| b.val(k, v)).build()
+    items
+        .into_iter()
+        .fold(bencode::DictBuilder::new(), |b, (k, v)| b.val(k, v))
+        .build()
 }
 
 // ---- SDP ----
@@ -351,7 +391,11 @@ pub fn sdp_audio_addr(sdp: &[u8]) -> Result<SocketAddr, String> {
             let mut it = rest.split_whitespace();
             in_audio = it.next() == Some("audio");
             if in_audio {
-                let p: u16 = it.next().and_then(|p| p.split('/').next()).and_then(|p| p.parse().ok()).ok_or("bad m=audio port")?;
+                let p: u16 = it
+                    .next()
+                    .and_then(|p| p.split('/').next())
+                    .and_then(|p| p.parse().ok())
+                    .ok_or("bad m=audio port")?;
                 if p == 0 {
                     return Err("audio stream rejected (port 0)".into());
                 }
@@ -360,7 +404,9 @@ pub fn sdp_audio_addr(sdp: &[u8]) -> Result<SocketAddr, String> {
         } else if let Some(rest) = line.strip_prefix("c=") {
             let mut it = rest.split_whitespace();
             let (_net, _fam, addr) = (it.next(), it.next(), it.next());
-            let ip: Option<IpAddr> = addr.and_then(|a| a.split('/').next()).and_then(|a| a.parse().ok());
+            let ip: Option<IpAddr> = addr
+                .and_then(|a| a.split('/').next())
+                .and_then(|a| a.parse().ok());
             if !seen_m {
                 session_c = ip;
             } else if in_audio {

@@ -71,7 +71,13 @@ pub struct LoadReport {
 }
 
 impl LoadReport {
-    pub fn new(mode: &'static str, target: String, calls: usize, ptime_ms: u32, duration_s: f64) -> LoadReport {
+    pub fn new(
+        mode: &'static str,
+        target: String,
+        calls: usize,
+        ptime_ms: u32,
+        duration_s: f64,
+    ) -> LoadReport {
         LoadReport {
             mode,
             target,
@@ -115,6 +121,14 @@ impl LoadReport {
         }
     }
 
+    /// Mean path jitter (send-timestamp based) over both directions (ms).
+    pub fn path_jitter_ms(&self) -> f64 {
+        match &self.media {
+            Some(m) => (m.dirs[0].path_jitter_mean_ms + m.dirs[1].path_jitter_mean_ms) / 2.0,
+            None => 0.0,
+        }
+    }
+
     /// Delay quantile over both directions (µs).
     pub fn delay_us(&self, q: f64) -> f64 {
         match &self.media {
@@ -150,8 +164,15 @@ impl LoadReport {
         if let Some(md) = &self.media {
             m.insert("media".into(), media_json(md));
         }
-        m.insert("gateway_cpu".into(), self.gw_cpu.as_ref().map(|c| c.json()).unwrap_or(Json::Null));
-        let facts: serde_json::Map<String, Json> = self.facts.iter().map(|(k, v)| (k.clone(), Json::String(v.clone()))).collect();
+        m.insert(
+            "gateway_cpu".into(),
+            self.gw_cpu.as_ref().map(|c| c.json()).unwrap_or(Json::Null),
+        );
+        let facts: serde_json::Map<String, Json> = self
+            .facts
+            .iter()
+            .map(|(k, v)| (k.clone(), Json::String(v.clone())))
+            .collect();
         m.insert("facts".into(), Json::Object(facts));
         o
     }
@@ -172,16 +193,24 @@ impl LoadReport {
             engine_human(&mut s, st, &[Cmd::Offer, Cmd::Answer]);
         }
         if let Some(md) = &self.media {
-            let _ = writeln!(s, "\n-- media ({:.2} s sending, {:.2} s incl. drain) --", md.send_wall_s, md.wall_s);
             let _ = writeln!(
                 s,
-                "{:<16} {:>10} {:>10} {:>8} {:>8} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
-                "direction", "sent", "received", "lost", "missing", "dup", "reord", "jit ms", "jitmax ms", "dly mean", "dly p50", "dly p99", "dly max"
+                "\n-- media ({:.2} s sending, {:.2} s incl. drain) --",
+                md.send_wall_s, md.wall_s
+            );
+            let _ = writeln!(
+                s,
+                "{:<16} {:>10} {:>10} {:>8} {:>8} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+                "direction", "sent", "received", "lost", "missing", "dup", "reord", "jit ms", "jitmax ms", "pathjit", "dly mean", "dly p50", "dly p99", "dly max"
             );
             for (d, ds) in md.dirs.iter().enumerate() {
                 dir_human(&mut s, DIR_NAMES[d], ds);
             }
-            let _ = writeln!(s, "(delays in µs; lost = by RTP sequence, missing = sent - received)");
+            let _ = writeln!(
+                s,
+                "(delays in µs; lost = by RTP sequence, missing = sent - received; jit = RFC 3550 over RTP timestamps,\n \
+                 pathjit = the same estimator over the send timestamps, i.e. without the tool's own send lateness)"
+            );
             let _ = writeln!(
                 s,
                 "received {} of {} packets ({:.4} % loss), {:.0} packets/s; misrouted {}, malformed {}, send errors {}",
@@ -226,7 +255,11 @@ impl LoadReport {
             let _ = writeln!(s, "\n-- teardown ({:.2} s) --", st.elapsed_s);
             engine_human(&mut s, st, &[Cmd::Delete]);
         }
-        let _ = writeln!(s, "\ntool process CPU (whole run): {:.2} s", self.process_cpu_s);
+        let _ = writeln!(
+            s,
+            "\ntool process CPU (whole run): {:.2} s",
+            self.process_cpu_s
+        );
         for w in &self.warnings {
             let _ = writeln!(s, "WARNING: {w}");
         }
@@ -251,7 +284,7 @@ pub fn round(v: f64, digits: i32) -> f64 {
 fn dir_human(s: &mut String, name: &str, d: &DirStats) {
     let _ = writeln!(
         s,
-        "{:<16} {:>10} {:>10} {:>8} {:>8} {:>6} {:>6} {:>9.3} {:>9.3} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
+        "{:<16} {:>10} {:>10} {:>8} {:>8} {:>6} {:>6} {:>9.3} {:>9.3} {:>9.3} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
         name,
         d.sent,
         d.received,
@@ -261,6 +294,7 @@ fn dir_human(s: &mut String, name: &str, d: &DirStats) {
         d.reordered,
         d.jitter_mean_ms,
         d.jitter_max_ms,
+        d.path_jitter_mean_ms,
         d.delay.mean() / 1e3,
         d.delay.quantile(0.5) as f64 / 1e3,
         d.delay.quantile(0.99) as f64 / 1e3,
@@ -281,6 +315,7 @@ fn dir_json(d: &DirStats) -> Json {
         "silent_streams": d.silent_streams,
         "jitter_mean_ms": round(d.jitter_mean_ms, 4),
         "jitter_max_ms": round(d.jitter_max_ms, 4),
+        "path_jitter_mean_ms": round(d.path_jitter_mean_ms, 4),
         "delay_mean_us": round(d.delay.mean() / 1e3, 2),
         "delay_p50_us": round(d.delay.quantile(0.5) as f64 / 1e3, 2),
         "delay_p99_us": round(d.delay.quantile(0.99) as f64 / 1e3, 2),
@@ -333,7 +368,11 @@ pub fn engine_json(st: &EngineStats) -> Json {
             }),
         );
     }
-    let reasons: serde_json::Map<String, Json> = st.reasons.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+    let reasons: serde_json::Map<String, Json> = st
+        .reasons
+        .iter()
+        .map(|(k, v)| (k.clone(), json!(v)))
+        .collect();
     json!({
         "elapsed_s": round(st.elapsed_s, 3),
         "commands": Json::Object(cmds),
@@ -346,7 +385,17 @@ pub fn engine_human(s: &mut String, st: &EngineStats, cmds: &[Cmd]) {
     let _ = writeln!(
         s,
         "{:<8} {:>8} {:>7} {:>8} {:>6} {:>6} {:>8} {:>8} {:>9} {:>9} {:>9}",
-        "command", "requests", "retrans", "ok", "warn", "error", "limit", "timeout", "p50 ms", "p99 ms", "max ms"
+        "command",
+        "requests",
+        "retrans",
+        "ok",
+        "warn",
+        "error",
+        "limit",
+        "timeout",
+        "p50 ms",
+        "p99 ms",
+        "max ms"
     );
     for c in cmds {
         let cs = st.cmd(*c);
@@ -386,6 +435,7 @@ pub struct CompareRow {
     pub pps: f64,
     pub loss_pct: f64,
     pub jitter_ms: f64,
+    pub path_jitter_ms: f64,
     pub p50_us: f64,
     pub p99_us: f64,
     pub cpu_us_per_pkt: Option<f64>,
@@ -393,7 +443,11 @@ pub struct CompareRow {
 }
 
 pub fn compare_rows(runs: &[LoadReport]) -> Vec<CompareRow> {
-    let bare = runs.iter().find(|r| r.mode == "bare").and_then(|r| r.gw_cpu.as_ref()).map(|c| c.us_per_pkt());
+    let bare = runs
+        .iter()
+        .find(|r| r.mode == "bare")
+        .and_then(|r| r.gw_cpu.as_ref())
+        .map(|c| c.us_per_pkt());
     runs.iter()
         .map(|r| {
             let cpu = r.gw_cpu.as_ref().map(|c| c.us_per_pkt());
@@ -403,6 +457,7 @@ pub fn compare_rows(runs: &[LoadReport]) -> Vec<CompareRow> {
                 pps: r.pps(),
                 loss_pct: r.loss_pct(),
                 jitter_ms: r.jitter_ms(),
+                path_jitter_ms: r.path_jitter_ms(),
                 p50_us: r.delay_us(0.5),
                 p99_us: r.delay_us(0.99),
                 cpu_us_per_pkt: cpu,
@@ -419,16 +474,40 @@ pub fn compare_human(rows: &[CompareRow]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<26} {:>6} {:>9} {:>8} {:>8} {:>9} {:>9} {:>10} {:>8}",
-        "target", "calls", "pps", "loss %", "jit ms", "p50 µs", "p99 µs", "CPU µs/pkt", "× bare"
+        "{:<26} {:>6} {:>9} {:>8} {:>8} {:>8} {:>9} {:>9} {:>10} {:>8}",
+        "target",
+        "calls",
+        "pps",
+        "loss %",
+        "jit ms",
+        "pathjit",
+        "p50 µs",
+        "p99 µs",
+        "CPU µs/pkt",
+        "× bare"
     );
     for r in rows {
-        let cpu = r.cpu_us_per_pkt.map(|c| format!("{c:.2}")).unwrap_or_else(|| "-".into());
-        let ratio = r.ratio.map(|c| format!("{c:.2}")).unwrap_or_else(|| "-".into());
+        let cpu = r
+            .cpu_us_per_pkt
+            .map(|c| format!("{c:.2}"))
+            .unwrap_or_else(|| "-".into());
+        let ratio = r
+            .ratio
+            .map(|c| format!("{c:.2}"))
+            .unwrap_or_else(|| "-".into());
         let _ = writeln!(
             s,
-            "{:<26} {:>6} {:>9.0} {:>8.3} {:>8.3} {:>9.1} {:>9.1} {:>10} {:>8}",
-            r.name, r.calls, r.pps, r.loss_pct, r.jitter_ms, r.p50_us, r.p99_us, cpu, ratio
+            "{:<26} {:>6} {:>9.0} {:>8.3} {:>8.3} {:>8.3} {:>9.1} {:>9.1} {:>10} {:>8}",
+            r.name,
+            r.calls,
+            r.pps,
+            r.loss_pct,
+            r.jitter_ms,
+            r.path_jitter_ms,
+            r.p50_us,
+            r.p99_us,
+            cpu,
+            ratio
         );
     }
     s
@@ -444,6 +523,7 @@ pub fn compare_json(rows: &[CompareRow]) -> Json {
                     "pps": round(r.pps, 1),
                     "loss_pct": round(r.loss_pct, 4),
                     "jitter_ms": round(r.jitter_ms, 4),
+                    "path_jitter_ms": round(r.path_jitter_ms, 4),
                     "delay_p50_us": round(r.p50_us, 2),
                     "delay_p99_us": round(r.p99_us, 2),
                     "cpu_us_per_packet": r.cpu_us_per_pkt.map(|c| round(c, 3)),

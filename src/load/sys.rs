@@ -8,7 +8,10 @@ const NS: u64 = 1_000_000_000;
 
 /// CLOCK_MONOTONIC in nanoseconds (the clock carried in the media payload).
 pub fn mono_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: valid pointer to a timespec.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * NS + ts.tv_nsec as u64
@@ -16,11 +19,19 @@ pub fn mono_ns() -> u64 {
 
 /// Sleeps until the absolute CLOCK_MONOTONIC time `t` (ns).
 pub fn sleep_until_ns(t: u64) {
-    let ts = libc::timespec { tv_sec: (t / NS) as libc::time_t, tv_nsec: (t % NS) as libc::c_long };
+    let ts = libc::timespec {
+        tv_sec: (t / NS) as libc::time_t,
+        tv_nsec: (t % NS) as libc::c_long,
+    };
     loop {
         // SAFETY: valid timespec; remaining-time pointer may be null with TIMER_ABSTIME.
         let r = unsafe {
-            libc::clock_nanosleep(libc::CLOCK_MONOTONIC, libc::TIMER_ABSTIME, &ts, std::ptr::null_mut())
+            libc::clock_nanosleep(
+                libc::CLOCK_MONOTONIC,
+                libc::TIMER_ABSTIME,
+                &ts,
+                std::ptr::null_mut(),
+            )
         };
         if r != libc::EINTR {
             break;
@@ -86,7 +97,10 @@ pub fn raise_nofile() -> u64 {
             return 1024;
         }
         if rl.rlim_cur < rl.rlim_max {
-            let want = libc::rlimit { rlim_cur: rl.rlim_max, rlim_max: rl.rlim_max };
+            let want = libc::rlimit {
+                rlim_cur: rl.rlim_max,
+                rlim_max: rl.rlim_max,
+            };
             if libc::setrlimit(libc::RLIMIT_NOFILE, &want) == 0 {
                 rl.rlim_cur = rl.rlim_max;
             }
@@ -111,7 +125,9 @@ impl RawAddr {
                 let sin = unsafe { &mut *(&mut storage as *mut _ as *mut libc::sockaddr_in) };
                 sin.sin_family = libc::AF_INET as libc::sa_family_t;
                 sin.sin_port = v4.port().to_be();
-                sin.sin_addr = libc::in_addr { s_addr: u32::from_ne_bytes(v4.ip().octets()) };
+                sin.sin_addr = libc::in_addr {
+                    s_addr: u32::from_ne_bytes(v4.ip().octets()),
+                };
                 std::mem::size_of::<libc::sockaddr_in>()
             }
             SocketAddr::V6(v6) => {
@@ -119,12 +135,17 @@ impl RawAddr {
                 sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
                 sin6.sin6_port = v6.port().to_be();
                 sin6.sin6_flowinfo = v6.flowinfo();
-                sin6.sin6_addr = libc::in6_addr { s6_addr: v6.ip().octets() };
+                sin6.sin6_addr = libc::in6_addr {
+                    s6_addr: v6.ip().octets(),
+                };
                 sin6.sin6_scope_id = v6.scope_id();
                 std::mem::size_of::<libc::sockaddr_in6>()
             }
         };
-        RawAddr { storage, len: len as libc::socklen_t }
+        RawAddr {
+            storage,
+            len: len as libc::socklen_t,
+        }
     }
 
     pub fn ptr(&self) -> *const libc::sockaddr {
@@ -136,7 +157,16 @@ impl RawAddr {
 #[inline]
 pub fn send_to(fd: RawFd, buf: &[u8], dst: &RawAddr) -> bool {
     // SAFETY: buffer and address are valid for the given lengths.
-    let r = unsafe { libc::sendto(fd, buf.as_ptr() as *const libc::c_void, buf.len(), 0, dst.ptr(), dst.len) };
+    let r = unsafe {
+        libc::sendto(
+            fd,
+            buf.as_ptr() as *const libc::c_void,
+            buf.len(),
+            0,
+            dst.ptr(),
+            dst.len,
+        )
+    };
     r >= 0
 }
 
@@ -144,7 +174,14 @@ pub fn send_to(fd: RawFd, buf: &[u8], dst: &RawAddr) -> bool {
 #[inline]
 pub fn recv(fd: RawFd, buf: &mut [u8]) -> Option<usize> {
     // SAFETY: buffer is valid for its length.
-    let r = unsafe { libc::recv(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len(), libc::MSG_DONTWAIT) };
+    let r = unsafe {
+        libc::recv(
+            fd,
+            buf.as_mut_ptr() as *mut libc::c_void,
+            buf.len(),
+            libc::MSG_DONTWAIT,
+        )
+    };
     if r >= 0 {
         Some(r as usize)
     } else {
@@ -159,18 +196,42 @@ pub fn set_rcvbuf(fd: RawFd, bytes: usize) -> usize {
     let sz = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: option values are valid c_ints.
     unsafe {
-        libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, &v as *const _ as *const libc::c_void, sz);
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            &v as *const _ as *const libc::c_void,
+            sz,
+        );
     }
     let mut got: libc::c_int = 0;
     let mut len = sz;
     unsafe {
-        libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, &mut got as *mut _ as *mut libc::c_void, &mut len);
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            &mut got as *mut _ as *mut libc::c_void,
+            &mut len,
+        );
     }
     // The kernel reports double the requested size (bookkeeping overhead).
     if (got as usize) < bytes {
         unsafe {
-            libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &v as *const _ as *const libc::c_void, sz);
-            libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, &mut got as *mut _ as *mut libc::c_void, &mut len);
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUFFORCE,
+                &v as *const _ as *const libc::c_void,
+                sz,
+            );
+            libc::getsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                &mut got as *mut _ as *mut libc::c_void,
+                &mut len,
+            );
         }
     }
     got.max(0) as usize
@@ -200,7 +261,10 @@ impl Epoll {
 
     /// Watches `fd` for readability (level-triggered), tagging its events with `data`.
     pub fn add(&self, fd: RawFd, data: u64) -> io::Result<()> {
-        let mut ev = libc::epoll_event { events: libc::EPOLLIN as u32, u64: data };
+        let mut ev = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: data,
+        };
         // SAFETY: valid epoll fd and event pointer.
         let r = unsafe { libc::epoll_ctl(self.0, libc::EPOLL_CTL_ADD, fd, &mut ev) };
         if r < 0 {
@@ -213,7 +277,12 @@ impl Epoll {
     pub fn wait(&self, events: &mut [libc::epoll_event], timeout_ms: i32) -> usize {
         // SAFETY: events buffer is valid for its length.
         let r = unsafe {
-            libc::epoll_wait(self.0, events.as_mut_ptr(), events.len().min(i32::MAX as usize) as libc::c_int, timeout_ms)
+            libc::epoll_wait(
+                self.0,
+                events.as_mut_ptr(),
+                events.len().min(i32::MAX as usize) as libc::c_int,
+                timeout_ms,
+            )
         };
         if r < 0 {
             0
