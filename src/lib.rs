@@ -22,7 +22,7 @@
 
 pub mod config;
 pub mod control;
-// pub mod load; (helper still writing)
+pub mod load;
 pub mod media;
 pub mod sdp;
 pub mod session;

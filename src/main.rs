@@ -42,7 +42,7 @@ fn main() {
             print!("{}", eagw::config::DEFAULT_TOML);
             0
         }
-        Some("load") => { eprintln!("load: not built"); 2 }
+        Some("load") => eagw::load::main(args[1..].to_vec()),
         Some("--version" | "-V") => {
             println!("eagw {}", env!("CARGO_PKG_VERSION"));
             0
