@@ -548,7 +548,33 @@ fn run_calls(
     };
     let mut setup = EngineStats::default();
     let all: Vec<usize> = (0..calls).collect();
-    client.run(&mut drv, Cmd::Offer, &all, &ecfg, &mut setup);
+    // Memory of the gateway per idle call, measured at the margin: RSS after the first
+    // half of the calls is set up, and after the second half (so one-time warm-up of the
+    // gateway's allocator and tables is not charged to the calls). Includes everything
+    // userspace holds per call (state, socket table, reply cache), not kernel socket memory.
+    let half = calls / 2;
+    client.run(&mut drv, Cmd::Offer, &all[..half], &ecfg, &mut setup);
+    let rss_mid = pid.and_then(|p| sys::proc_rss_bytes(p).ok());
+    let set_mid = drv.answer_to.iter().filter(|a| a.is_some()).count();
+    let mut second = EngineStats::default();
+    client.run(&mut drv, Cmd::Offer, &all[half..], &ecfg, &mut second);
+    setup.merge(&second);
+    if let (Some(p), Some(mid)) = (pid, rss_mid) {
+        let set_up = drv.answer_to.iter().filter(|a| a.is_some()).count() - set_mid;
+        if let (Ok(after), true) = (sys::proc_rss_bytes(p), set_up > 0) {
+            let per = after.saturating_sub(mid) as f64 / set_up as f64;
+            rep.facts.push((
+                "gateway RSS per idle call".into(),
+                format!(
+                    "{:.0} bytes ({:.1} KiB): RSS {:.1} -> {:.1} MiB over the last {set_up} calls set up",
+                    per,
+                    per / 1024.0,
+                    mid as f64 / 1048576.0,
+                    after as f64 / 1048576.0
+                ),
+            ));
+        }
+    }
     for e in &drv.sdp_errors {
         rep.warnings.push(format!("SDP: {e}"));
     }

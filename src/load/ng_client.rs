@@ -104,6 +104,26 @@ pub struct EngineStats {
 }
 
 impl EngineStats {
+    /// Adds another run's figures (set-up done in two halves).
+    pub fn merge(&mut self, o: &EngineStats) {
+        for (a, b) in self.cmds.iter_mut().zip(&o.cmds) {
+            a.requests += b.requests;
+            a.retransmits += b.retransmits;
+            a.ok += b.ok;
+            a.warnings += b.warnings;
+            a.errors += b.errors;
+            a.load_limit += b.load_limit;
+            a.timeouts += b.timeouts;
+            a.bad += b.bad;
+            a.latencies_us.extend_from_slice(&b.latencies_us);
+        }
+        for (k, v) in &o.reasons {
+            *self.reasons.entry(k.clone()).or_insert(0) += v;
+        }
+        self.stray_replies += o.stray_replies;
+        self.elapsed_s += o.elapsed_s;
+    }
+
     pub fn cmd(&self, c: Cmd) -> &CmdStats {
         &self.cmds[c.idx()]
     }

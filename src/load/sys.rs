@@ -69,6 +69,16 @@ pub fn clk_tck() -> f64 {
 }
 
 /// utime + stime of process `pid` (all its threads) in seconds, from /proc/PID/stat.
+/// Resident set size of a process in bytes (`VmRSS` of /proc/PID/status).
+pub fn proc_rss_bytes(pid: u32) -> io::Result<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        .map(|kib| kib * 1024)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no VmRSS in /proc status"))
+}
+
 pub fn proc_cpu_s(pid: u32) -> io::Result<f64> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // The command name (field 2) is in parentheses and may contain spaces: split after the last ')'.
