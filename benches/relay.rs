@@ -1,1 +1,79 @@
-fn main(){}
+//! The relay path of one RTP packet through a worker's socket table, against a bare
+//! recvfrom+sendto relay over the same sockets in the same run, and the per-packet logic
+//! (RTP check + endpoint latching) alone.
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use eagw::config::{Config, Learning};
+use eagw::media::endpoint::Endpoint;
+use eagw::media::rtp::classify;
+use eagw::sdp::Family;
+use eagw::session::{LearnOpts, MediaSockets, Wiring};
+use eagw::stats::WorkerStats;
+use eagw::worker::sockets::SocketTable;
+use eagw::worker::sys;
+use std::net::UdpSocket;
+use std::os::fd::AsRawFd;
+
+fn rtp_packet() -> Vec<u8> {
+    let mut p = vec![0x80, 0, 0, 1, 0, 0, 0, 160, 0xde, 0xad, 0xbe, 0xef];
+    p.extend_from_slice(&[0xd5; 160]);
+    p
+}
+
+fn relay(c: &mut Criterion) {
+    let cfg = Config::from_toml(
+        &eagw::config::DEFAULT_TOML.replace("port_min = 30000", "port_min = 50000").replace("port_max = 39999", "port_max = 50999"),
+        "bench",
+    )
+    .unwrap();
+    let mut t = SocketTable::new(&cfg, 0, 1).unwrap();
+    let (a, _) = t.open(0, Family::Ip4, false).unwrap();
+    let (b, _) = t.open(0, Family::Ip4, false).unwrap();
+    let caller = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let callee = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let learn = LearnOpts { mode: Learning::Delayed, window_ns: 3_000_000_000, handover: false, asymmetric: false };
+    t.wire(a.handle, Wiring { peer: Some(caller.local_addr().unwrap()), learn, fwd_rtp: Some(b.handle), fwd_rtcp: Some(b.handle), rtcp_only: false });
+    t.wire(b.handle, Wiring { peer: Some(callee.local_addr().unwrap()), learn, fwd_rtp: Some(a.handle), fwd_rtcp: Some(a.handle), rtcp_only: false });
+    let pkt = rtp_packet();
+    let mut buf = vec![0u8; 65536];
+    let mut rbuf = [0u8; 2048];
+    let mut st = WorkerStats::default();
+    let mut g = c.benchmark_group("relay_one_packet");
+    // each iteration: the caller sends, the worker relays, the callee receives
+    g.bench_function("eagw_worker", |bch| {
+        bch.iter(|| {
+            caller.send_to(&pkt, a.bound).unwrap();
+            t.on_readable(a.handle, &mut buf, sys::mono_ns(), &mut st);
+            callee.recv(&mut rbuf).unwrap()
+        })
+    });
+    // the floor over the same kind of sockets: one recvfrom, one sendto, nothing else
+    let ra = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let rb = UdpSocket::bind("127.0.0.1:0").unwrap();
+    ra.set_nonblocking(true).unwrap();
+    let dst = callee.local_addr().unwrap();
+    g.bench_function("bare_recvfrom_sendto", |bch| {
+        bch.iter(|| {
+            caller.send_to(&pkt, ra.local_addr().unwrap()).unwrap();
+            let (n, _) = sys::recv_from(ra.as_raw_fd(), &mut buf).unwrap().unwrap();
+            sys::send_to(rb.as_raw_fd(), &buf[..n], &dst).unwrap();
+            callee.recv(&mut rbuf).unwrap()
+        })
+    });
+    g.finish();
+    assert!(st.packets_relayed > 0 && st.foreign == 0 && st.junk == 0);
+
+    // the per-packet decision alone (no syscalls)
+    let mut ep = Endpoint::new(Learning::Delayed, 3_000_000_000);
+    let from = caller.local_addr().unwrap();
+    ep.set_sdp(Some(from));
+    c.bench_function("packet_check_classify_and_latch", |bch| {
+        bch.iter(|| {
+            let k = classify(black_box(&pkt));
+            (k, ep.on_packet(black_box(from), 1))
+        })
+    });
+}
+
+criterion_group!(benches, relay);
+criterion_main!(benches);
