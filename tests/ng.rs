@@ -321,3 +321,36 @@ fn check_config_reports_line_numbers() {
         assert!(out.status.success(), "{good}: {}", String::from_utf8_lossy(&out.stderr));
     }
 }
+
+#[test]
+fn parallel_forks_by_via_branch_one_cancelled_one_answered() {
+    let mut e = Eagw::start(18, "");
+    let a = peer();
+    let b2 = peer();
+    let ap = a.local_addr().unwrap().port();
+    let mut to_b = vec![];
+    for br in ["z9hG4bK-1", "z9hG4bK-2"] {
+        let r = e.ng(&offer("fork", "A", &sdp(ap, "")).str("via-branch", br).build());
+        assert_eq!(s(&r, "result"), "ok");
+        to_b.push(media_addr(&s(&r, "sdp")));
+    }
+    assert_ne!(to_b[0], to_b[1], "each branch gets its own ports");
+    // branch 1 fails: Kamailio deletes it by via-branch; the call stays for branch 2
+    let r = e.ng(&cmd("delete").str("call-id", "fork").str("from-tag", "A").str("via-branch", "z9hG4bK-1").build());
+    assert_eq!(s(&r, "result"), "ok");
+    assert_eq!(s(&e.ng(&cmd("query").str("call-id", "fork").build()), "result"), "ok");
+    let r = e.ng(&answer("fork", "A", "B2", &sdp(b2.local_addr().unwrap().port(), "")).str("via-branch", "z9hG4bK-2").build());
+    assert_eq!(s(&r, "result"), "ok");
+    let to_a = media_addr(&s(&r, "sdp"));
+    a.send_to(&rtp(1, 1, b"to branch 2"), to_a).unwrap();
+    let got = drain(&b2, Duration::from_millis(200));
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].1, to_b[1], "media leaves from branch 2's port");
+    b2.send_to(&rtp(1, 2, b"from branch 2"), to_b[1]).unwrap();
+    assert_eq!(drain(&a, Duration::from_millis(200)).len(), 1);
+    // branch 1's port no longer relays anything
+    b2.send_to(&rtp(2, 2, b"x"), to_b[0]).unwrap();
+    assert!(drain(&a, Duration::from_millis(100)).is_empty());
+    let q = e.ng(&cmd("query").str("call-id", "fork").build());
+    assert_eq!(s(q.get("tags").and_then(|t| t.get("B2")).unwrap(), "via-branch"), "z9hG4bK-2");
+}

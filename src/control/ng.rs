@@ -9,7 +9,6 @@ use crate::session::{Counters, NgError};
 use crate::worker::{Job, Request, Response, WorkerHandle, WorkerStats};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Instant;
 
 /// The largest SDP that fits a UDP reply (65,507 bytes of IPv4 UDP payload, less room for
@@ -296,11 +295,6 @@ pub fn call_report(r: &CallReport) -> Vec<(Vec<u8>, Value)> {
         out.push((b"timed out".to_vec(), Value::int(1)));
     }
     out
-}
-
-/// Whether a reply means the client gave up on this request (for shared stats handles).
-pub fn shared(d: Dispatcher) -> Arc<Dispatcher> {
-    Arc::new(d)
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Call, Leg and MediaState, and the offer/answer processing that rewrites SDP.
 
 use super::{
-    Handle, IceMode, Interfaces, LearnOpts, LocalPort, MediaSockets, NgError, Options, Wiring,
+    Handle, Interfaces, LearnOpts, LocalPort, MediaSockets, NgError, Options, Wiring,
 };
 use crate::config::Learning;
 use crate::sdp::{self, Family, Line, Media, Sdp};
@@ -409,9 +409,6 @@ impl Call {
         strip_ice(&mut out);
         // eagw never bundles the other side (rtpengine's default)
         out.session.retain(|l| !l.attr().map_or(false, |(n, v)| n == "group" && v.starts_with("BUNDLE")));
-        if matches!(o.ice, IceMode::Force | IceMode::ForceRelay | IceMode::Optional) {
-            // ICE termination arrives with the WebRTC issue; until then ICE is stripped
-        }
 
         let mut locals = vec![];
         for (i, m_in) in input.media.iter().enumerate() {

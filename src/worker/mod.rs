@@ -94,6 +94,7 @@ pub struct Worker {
     delete_at: HashMap<String, u64>,
     shared: Shared,
     stats: WorkerStats,
+    ticks: u64,
 }
 
 impl Worker {
@@ -111,6 +112,7 @@ impl Worker {
             delete_at: HashMap::new(),
             shared,
             stats: WorkerStats::default(),
+            ticks: 0,
         };
         Ok((w, WorkerHandle { tx, waker }))
     }
@@ -242,20 +244,23 @@ impl Worker {
             }
             return Response::Deleted { report: None, warning: Some("Call-ID not found".into()) };
         };
-        // a branch that never answered can be deleted on its own by its via-branch
+        // a branch that never answered can be deleted on its own by its via-branch, when
+        // the call has other branches (or an answered leg) left
         if let Some(v) = &o.via_branch {
-            let pending: Vec<usize> = (0..call.legs.len())
+            let doomed: Vec<usize> = (0..call.legs.len())
                 .filter(|&i| call.legs[i].via_branch.as_ref() == Some(v) && call.legs[i].tag.is_empty())
                 .collect();
-            let others = call.legs.iter().filter(|l| !l.tag.is_empty() && l.via_branch.as_ref() != Some(v)).count();
-            if !pending.is_empty() && others >= 2 {
+            let caller = call.find_leg(&o.from_tag);
+            let others = (0..call.legs.len()).filter(|i| !doomed.contains(i) && Some(*i) != caller).count();
+            if !doomed.is_empty() && others > 0 {
                 let report = (!o.fast).then(|| call.report(&self.socks, now));
-                for &i in &pending {
+                for &i in &doomed {
                     for m in &mut call.legs[i].medias {
                         for p in [m.rtp.take(), m.rtcp.take()].into_iter().flatten() {
                             self.socks.close(p.handle);
                         }
                     }
+                    call.legs[i].medias.clear();
                 }
                 return Response::Deleted { report, warning: None };
             }
@@ -276,7 +281,8 @@ impl Worker {
         for id in due {
             self.remove_call(&id);
         }
-        if self.shared.timeout_ns == 0 {
+        self.ticks += 1;
+        if self.shared.timeout_ns == 0 || self.ticks % 10 != 0 {
             return;
         }
         let mut timed_out = vec![];

@@ -26,6 +26,8 @@ pub struct Sock {
     rtcp_only: bool,
     /// Whether this socket holds the even port of its pair (it returns the pair).
     owns_pair: bool,
+    /// Whether the socket is on the table's list of open learning windows.
+    learning: bool,
     rep: SocketReport,
 }
 
@@ -150,7 +152,8 @@ impl SocketTable {
                 return;
             }
             Verdict::Learning => {
-                if !self.learning.contains(&h) {
+                if !s.learning {
+                    s.learning = true;
                     self.learning.push(h);
                 }
                 st.learning_drops += 1;
@@ -187,7 +190,8 @@ impl SocketTable {
         self.learning.retain(|&h| match socks.get_mut(h as usize) {
             Some(Some(s)) => {
                 s.ep.on_tick(now);
-                s.ep.latched().is_none()
+                s.learning = s.ep.latched().is_none();
+                s.learning
             }
             _ => false,
         });
@@ -231,6 +235,7 @@ impl SocketTable {
             fwd_rtcp: NONE,
             rtcp_only: false,
             owns_pair,
+            learning: false,
             rep: SocketReport::default(),
         });
         if let Err(e) = self.register(raw, h) {
@@ -278,7 +283,9 @@ impl MediaSockets for SocketTable {
         }
         self.count -= 1;
         self.free.push(h);
-        self.learning.retain(|&x| x != h);
+        if s.learning {
+            self.learning.retain(|&x| x != h);
+        }
     }
 
     fn wire(&mut self, h: Handle, w: Wiring) {
