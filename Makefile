@@ -13,7 +13,7 @@ run:
 
 test:
 	@scripts/deps.sh test
-	$(CARGO) test --release --all-targets -- --test-threads=2
+	$(CARGO) test --release --all-targets
 
 build:
 	$(CARGO) build --release

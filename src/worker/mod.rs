@@ -144,7 +144,16 @@ impl Worker {
                         let _ = job.reply.send(Response::Done);
                         return;
                     }
-                    let resp = self.handle(job.req, job.max_sdp, now);
+                    // a bug in one command's handling must not take the worker's other
+                    // calls down: it becomes an error reply and a log line
+                    let resp = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        self.handle(job.req, job.max_sdp, now)
+                    }))
+                    .unwrap_or_else(|_| {
+                        self.stats.errors += 1;
+                        tracing::error!(worker = self.id, "internal error while handling a command");
+                        Response::Error(NgError::new("internal error"))
+                    });
                     let _ = job.reply.send(resp);
                 }
             }
