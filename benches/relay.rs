@@ -31,7 +31,7 @@ fn relay(c: &mut Criterion) {
     let (b, _) = t.open(0, Family::Ip4, false).unwrap();
     let caller = UdpSocket::bind("127.0.0.1:0").unwrap();
     let callee = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let learn = LearnOpts { mode: Learning::Delayed, window_ns: 3_000_000_000, handover: false, asymmetric: false };
+    let learn = LearnOpts { mode: Learning::Delayed, handover: false, asymmetric: false };
     t.wire(a.handle, Wiring { peer: Some(caller.local_addr().unwrap()), learn, fwd_rtp: Some(b.handle), fwd_rtcp: Some(b.handle), rtcp_only: false });
     t.wire(b.handle, Wiring { peer: Some(callee.local_addr().unwrap()), learn, fwd_rtp: Some(a.handle), fwd_rtcp: Some(a.handle), rtcp_only: false });
     let pkt = rtp_packet();

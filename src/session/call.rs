@@ -712,5 +712,5 @@ fn ensure_media(
 
 /// For the tests: the default learning options.
 pub fn default_learn() -> LearnOpts {
-    LearnOpts { mode: Learning::Delayed, window_ns: 3_000_000_000, handover: false, asymmetric: false }
+    LearnOpts { mode: Learning::Delayed, handover: false, asymmetric: false }
 }

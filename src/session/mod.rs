@@ -38,11 +38,10 @@ pub struct LocalPort {
     pub advertised: IpAddr,
 }
 
-/// How a socket learns its peer (from the call's flags).
+/// How a socket learns its peer (from the call's flags; the window length is config).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LearnOpts {
     pub mode: Learning,
-    pub window_ns: u64,
     pub handover: bool,
     pub asymmetric: bool,
 }

@@ -336,7 +336,6 @@ pub fn spawn(cfg: &Config, sessions: Arc<AtomicUsize>) -> std::io::Result<(Vec<W
         max_sessions: cfg.general.max_sessions,
         learn: LearnOpts {
             mode: cfg.media.endpoint_learning,
-            window_ns: cfg.media.learning_window_ms * 1_000_000,
             handover: false,
             asymmetric: false,
         },
