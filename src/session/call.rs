@@ -212,10 +212,29 @@ fn apply_codec_opts(m: &mut Media, o: &Options) -> Result<(), NgError> {
     Ok(())
 }
 
-fn strip_ice(sdp: &mut Sdp) {
-    sdp.session.retain(|l| !l.attr().map_or(false, |(n, _)| ICE_ATTRS.contains(&n)));
-    for m in &mut sdp.media {
+/// The SDP to send on, before per-media rewriting: the input without ICE (eagw does not
+/// terminate ICE yet) and without BUNDLE groups (eagw never bundles, rtpengine's default).
+fn outgoing(input: &Sdp) -> Sdp {
+    let mut out = input.clone();
+    out.session.retain(|l| {
+        !l.attr().map_or(false, |(n, v)| ICE_ATTRS.contains(&n) || (n == "group" && v.starts_with("BUNDLE")))
+    });
+    for m in &mut out.media {
         m.remove_attrs(|n, _| ICE_ATTRS.contains(&n));
+    }
+    out
+}
+
+/// Our RTCP lines in an outgoing media section: `a=rtcp-mux` when muxing, and `a=rtcp`
+/// with the RTCP port (the RTP port when muxing) unless `no-rtcp-attribute`.
+fn set_rtcp_lines(m: &mut Media, mux: bool, rtcp_port: u16, ip: IpAddr, o: &Options) {
+    m.remove_attrs(|n, _| matches!(n, "rtcp" | "rtcp-mux" | "rtcp-mux-only"));
+    if mux {
+        m.lines.push(Line { kind: b'a', value: "rtcp-mux".into() });
+    }
+    if !o.no_rtcp_attribute {
+        let value = format!("rtcp:{rtcp_port} {}", sdp::format_connection(family_of(ip), &ip.to_string()));
+        m.lines.push(Line { kind: b'a', value });
     }
 }
 
@@ -254,6 +273,13 @@ fn unix_now() -> (u64, u64) {
     (d.as_secs(), d.as_micros() as u64)
 }
 
+/// `c=IN IP4 0.0.0.0` (RFC 2543 hold) stays as it is.
+fn is_zero_connection(value: &str) -> bool {
+    sdp::parse_connection(value)
+        .and_then(|c| c.address.split('/').next()?.parse::<IpAddr>().ok())
+        .map_or(false, |a| a.is_unspecified())
+}
+
 /// Rewrites c= lines (session and media level) and o= to our side's address.
 fn rewrite_addresses(out: &mut Sdp, locals: &[Option<(IpAddr, Family)>], o: &Options) {
     let first = locals.iter().flatten().next().copied();
@@ -264,8 +290,7 @@ fn rewrite_addresses(out: &mut Sdp, locals: &[Option<(IpAddr, Family)>], o: &Opt
     let mut session_c_zero = false;
     for l in &mut out.session {
         if l.kind == b'c' {
-            let zero = sdp::parse_connection(&l.value)
-                .map_or(false, |c| c.address.split('/').next().and_then(|a| a.parse::<IpAddr>().ok()).map_or(false, |a| a.is_unspecified()));
+            let zero = is_zero_connection(&l.value);
             session_c_zero = zero;
             if let (Some((ip, _)), false) = (first, zero) {
                 l.value = fmt(ip);
@@ -290,10 +315,7 @@ fn rewrite_addresses(out: &mut Sdp, locals: &[Option<(IpAddr, Family)>], o: &Opt
         for l in &mut m.lines {
             if l.kind == b'c' {
                 has_c = true;
-                let zero = sdp::parse_connection(&l.value)
-                    .and_then(|c| c.address.split('/').next().and_then(|a| a.parse::<IpAddr>().ok()))
-                    .map_or(false, |a| a.is_unspecified());
-                if !zero {
+                if !is_zero_connection(&l.value) {
                     l.value = fmt(*ip);
                 }
             }
@@ -405,10 +427,7 @@ impl Call {
         self.legs[a].peer = Some(b);
         self.legs[b].peer = Some(a);
 
-        let mut out = input.clone();
-        strip_ice(&mut out);
-        // eagw never bundles the other side (rtpengine's default)
-        out.session.retain(|l| !l.attr().map_or(false, |(n, v)| n == "group" && v.starts_with("BUNDLE")));
+        let mut out = outgoing(&input);
 
         let mut locals = vec![];
         for (i, m_in) in input.media.iter().enumerate() {
@@ -453,14 +472,8 @@ impl Call {
                 m_out.remove_attrs(|n, _| n == "rtcp-fb");
             }
             apply_codec_opts(m_out, o)?;
-            m_out.remove_attrs(|n, _| matches!(n, "rtcp" | "rtcp-mux" | "rtcp-mux-only"));
-            if mux_out {
-                m_out.lines.push(Line { kind: b'a', value: "rtcp-mux".into() });
-            }
-            if !o.no_rtcp_attribute {
-                let rtcp_port = if o.rtcp_mux.require { rtp.bound.port() } else { mb.rtcp.map_or(rtp.bound.port(), |p| p.bound.port()) };
-                insert_rtcp_attr(m_out, rtcp_port, rtp.advertised);
-            }
+            let rtcp_port = if o.rtcp_mux.require { rtp.bound.port() } else { mb.rtcp.map_or(rtp.bound.port(), |p| p.bound.port()) };
+            set_rtcp_lines(m_out, mux_out, rtcp_port, rtp.advertised, o);
             locals.push(Some((rtp.advertised, family_of(rtp.advertised))));
         }
         rewrite_addresses(&mut out, &locals, o);
@@ -520,9 +533,7 @@ impl Call {
             )));
         }
 
-        let mut out = input.clone();
-        strip_ice(&mut out);
-        out.session.retain(|l| !l.attr().map_or(false, |(n, v)| n == "group" && v.starts_with("BUNDLE")));
+        let mut out = outgoing(&input);
         let mut locals = vec![];
         for (i, m_in) in input.media.iter().enumerate() {
             let (remote, remote_rtcp, _) = remote_of(&input, m_in, o);
@@ -554,14 +565,8 @@ impl Call {
             }
             let rtp = ma.rtp.ok_or_else(|| NgError::new("internal: no RTP socket"))?;
             m_out.port = rtp.bound.port();
-            m_out.remove_attrs(|n, _| matches!(n, "rtcp" | "rtcp-mux" | "rtcp-mux-only"));
-            if a_mux {
-                m_out.lines.push(Line { kind: b'a', value: "rtcp-mux".into() });
-            }
-            if !o.no_rtcp_attribute {
-                let rtcp_port = if a_mux { rtp.bound.port() } else { ma.rtcp.map_or(rtp.bound.port(), |p| p.bound.port()) };
-                insert_rtcp_attr(m_out, rtcp_port, rtp.advertised);
-            }
+            let rtcp_port = if a_mux { rtp.bound.port() } else { ma.rtcp.map_or(rtp.bound.port(), |p| p.bound.port()) };
+            set_rtcp_lines(m_out, a_mux, rtcp_port, rtp.advertised, o);
             locals.push(Some((rtp.advertised, family_of(rtp.advertised))));
         }
         rewrite_addresses(&mut out, &locals, o);
@@ -620,11 +625,6 @@ fn family_of(ip: IpAddr) -> Family {
     } else {
         Family::Ip6
     }
-}
-
-fn insert_rtcp_attr(m: &mut Media, port: u16, ip: IpAddr) {
-    let value = format!("rtcp:{port} {}", sdp::format_connection(family_of(ip), &ip.to_string()));
-    m.lines.push(Line { kind: b'a', value });
 }
 
 fn check_proto_change(from: &str, to: &str) -> Result<(), NgError> {
