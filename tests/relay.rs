@@ -295,3 +295,31 @@ fn ports_come_from_the_range_in_pairs_and_go_back_on_delete() {
     // a port just given back can be bound by someone else now
     UdpSocket::bind(("127.0.0.1", calls[0].to_a_side.port())).expect("port released");
 }
+
+#[test]
+fn ipv6_call_relays_and_address_family_switches_sides() {
+    let mut e = Eagw::start(7, "");
+    let a = UdpSocket::bind("[::1]:0").unwrap();
+    let b = peer(); // IPv4 callee
+    let v6 = |port: u16| sdp(port, "").replace("IN IP4 127.0.0.1", "IN IP6 ::1");
+    // an IPv6 caller, an IPv4 callee: `address family: IP4` for the callee's side
+    let r = e.ng(&offer("v6", "A", &v6(a.local_addr().unwrap().port())).str("address family", "IP4").build());
+    let out = s(&r, "sdp");
+    assert!(out.contains("c=IN IP4 127.0.0.1"), "{out}");
+    let to_b_side = media_addr(&out);
+    let r = e.ng(&answer("v6", "A", "B", &sdp(b.local_addr().unwrap().port(), "")).build());
+    let out = s(&r, "sdp");
+    assert!(out.contains("c=IN IP6 ::1"), "the caller gets an IPv6 answer: {out}");
+    let to_a_side = media_addr(&out);
+    assert!(to_a_side.is_ipv6());
+    a.send_to(&rtp(1, 1, b"over v6"), to_a_side).unwrap();
+    let got = drain(&b, Duration::from_millis(200));
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].0, rtp(1, 1, b"over v6"));
+    b.send_to(&rtp(1, 2, b"over v4"), to_b_side).unwrap();
+    a.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    let mut buf = [0u8; 100];
+    let (n, from) = a.recv_from(&mut buf).unwrap();
+    assert_eq!(&buf[..n], rtp(1, 2, b"over v4").as_slice());
+    assert_eq!(from, to_a_side);
+}
