@@ -52,13 +52,14 @@ pub struct Control {
     pub ng_tcp: Vec<Spanned<String>>,
     /// HTTP listeners (`POST /ng`, `POST /ng-plain`, `GET /ping`).
     pub http: Vec<Spanned<String>>,
-    /// Seconds a reply is kept for retransmitted requests (rtpengine keeps 30-60 s).
+    /// Seconds a reply is kept for retransmitted requests (kept this long to twice this
+    /// long). Kamailio retransmits for rtpengine_tout_ms × rtpengine_retr (5 s by default).
     pub cookie_cache_secs: u64,
 }
 
 impl Default for Control {
     fn default() -> Self {
-        Control { ng_udp: vec![], ng_tcp: vec![], http: vec![], cookie_cache_secs: 30 }
+        Control { ng_udp: vec![], ng_tcp: vec![], http: vec![], cookie_cache_secs: 10 }
     }
 }
 

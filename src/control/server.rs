@@ -63,6 +63,9 @@ enum Entry {
     Done(Arc<Vec<u8>>),
 }
 
+/// At 100,000 replies a generation ends early (at most ~2 × 100,000 replies are held).
+pub const MAX_COOKIES_PER_GENERATION: usize = 100_000;
+
 /// Replies by cookie, in two generations swapped every `ttl` (so kept `ttl`..2×`ttl`).
 pub struct CookieCache {
     cur: HashMap<Vec<u8>, Entry>,
@@ -83,7 +86,8 @@ impl CookieCache {
     }
 
     fn rotate(&mut self) {
-        if self.rotated.elapsed() >= self.ttl {
+        // a generation also ends when it is full: memory stays bounded at any request rate
+        if self.rotated.elapsed() >= self.ttl || self.cur.len() >= MAX_COOKIES_PER_GENERATION {
             self.old = std::mem::take(&mut self.cur);
             self.rotated = Instant::now();
         }
@@ -430,4 +434,34 @@ pub async fn metrics(d: &Dispatcher) -> String {
     m("ng_malformed_total", "counter", "ng requests that could not be decoded.", c.malformed.load(Ordering::Relaxed));
     m("ng_retransmissions_total", "counter", "ng requests answered from the cookie cache.", c.retransmissions.load(Ordering::Relaxed));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookie_cache_in_flight_done_and_bounded() {
+        let mut c = CookieCache::new(Duration::from_secs(30));
+        let a: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let b: SocketAddr = "127.0.0.1:2".parse().unwrap();
+        assert!(matches!(c.begin(b"k", Some(a)), Lookup::New));
+        assert!(matches!(c.begin(b"k", Some(b)), Lookup::Waiting));
+        assert_eq!(c.finish(b"k", Arc::new(b"r".to_vec())), vec![b]);
+        assert!(matches!(c.begin(b"k", Some(a)), Lookup::Reply(r) if r.as_slice() == b"r"));
+        // a full generation rotates early: memory stays bounded
+        for i in 0..(2 * MAX_COOKIES_PER_GENERATION + 10) {
+            let k = i.to_string();
+            c.begin(k.as_bytes(), None);
+            c.finish(k.as_bytes(), Arc::new(vec![]));
+        }
+        assert!(c.len() <= 2 * MAX_COOKIES_PER_GENERATION);
+    }
+
+    #[test]
+    fn cookie_split() {
+        assert_eq!(split_cookie(b"abc d1:xe"), Some((&b"abc"[..], &b"d1:xe"[..])));
+        assert_eq!(split_cookie(b" d1:xe"), None);
+        assert_eq!(split_cookie(b"nospace"), None);
+    }
 }

@@ -198,31 +198,39 @@ impl SocketTable {
     }
 
     fn bind_pair(&mut self, ip: IpAddr, rtcp: bool) -> Result<(OwnedFd, Option<OwnedFd>, u16), String> {
-        let cands: Vec<u16> = self.pool.candidates(ip).take(64).collect();
+        // free ports of ours may still be taken by other programs (an ephemeral port range
+        // overlapping ours): try them all, a batch at a time, before giving up
         let mut last_err = String::from("port range exhausted");
-        for port in cands {
-            let rtp = match sys::bind_udp(SocketAddr::new(ip, port), self.tos, self.rcvbuf) {
-                Ok(fd) => fd,
-                Err(e) => {
-                    last_err = format!("{ip}:{port}: {e}");
-                    continue;
-                }
-            };
-            let rtcp_fd = if rtcp {
-                match sys::bind_udp(SocketAddr::new(ip, port + 1), self.tos, self.rcvbuf) {
-                    Ok(fd) => Some(fd),
+        let mut tried = 0;
+        loop {
+            let batch: Vec<u16> = self.pool.candidates(ip).skip(tried).take(64).collect();
+            if batch.is_empty() {
+                return Err(last_err);
+            }
+            tried += batch.len();
+            for port in batch {
+                let rtp = match sys::bind_udp(SocketAddr::new(ip, port), self.tos, self.rcvbuf) {
+                    Ok(fd) => fd,
                     Err(e) => {
-                        last_err = format!("{ip}:{}: {e}", port + 1);
+                        last_err = format!("{ip}:{port}: {e}");
                         continue;
                     }
-                }
-            } else {
-                None
-            };
-            self.pool.take(ip, port);
-            return Ok((rtp, rtcp_fd, port));
+                };
+                let rtcp_fd = if rtcp {
+                    match sys::bind_udp(SocketAddr::new(ip, port + 1), self.tos, self.rcvbuf) {
+                        Ok(fd) => Some(fd),
+                        Err(e) => {
+                            last_err = format!("{ip}:{}: {e}", port + 1);
+                            continue;
+                        }
+                    }
+                } else {
+                    None
+                };
+                self.pool.take(ip, port);
+                return Ok((rtp, rtcp_fd, port));
+            }
         }
-        Err(last_err)
     }
 
     fn new_sock(&mut self, fd: OwnedFd, local: SocketAddr, owns_pair: bool) -> Result<Handle, String> {
