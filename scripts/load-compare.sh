@@ -33,4 +33,4 @@ fi
 echo
 "$EAGW" load ng-rate --ng 127.0.0.1:2223 --calls 20000
 echo
-"$EAGW" load calls --ng 127.0.0.1:2223 --pid "$EAGW_PID" --calls 2000 --duration 1 --ramp 1 2>/dev/null | grep -E "RSS|established"
+"$EAGW" load calls --ng 127.0.0.1:2223 --pid "$EAGW_PID" --calls 1500 --duration 1 --ramp 1 2>/dev/null | grep -E "RSS|established"

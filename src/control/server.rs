@@ -63,8 +63,8 @@ enum Entry {
     Done(Arc<Vec<u8>>),
 }
 
-/// At 100,000 replies a generation ends early (at most ~2 × 100,000 replies are held).
-pub const MAX_COOKIES_PER_GENERATION: usize = 100_000;
+/// At 50,000 replies a generation ends early (at most ~2 × 50,000 replies are held).
+pub const MAX_COOKIES_PER_GENERATION: usize = 50_000;
 
 /// Replies by cookie, in two generations swapped every `ttl` (so kept `ttl`..2×`ttl`).
 pub struct CookieCache {
