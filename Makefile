@@ -24,9 +24,10 @@ bench:
 
 # each fuzz target for FUZZ_SECONDS (cargo install cargo-fuzz; needs a nightly-capable rustc)
 FUZZ_SECONDS ?= 60
+FUZZ_CARGO ?= $(shell rustup toolchain list 2>/dev/null | grep -q nightly && echo "cargo +nightly" || echo "env RUSTC_BOOTSTRAP=1 cargo")
 fuzz:
-	cd fuzz && for t in $$(cargo fuzz list); do \
-	  RUSTC_BOOTSTRAP=1 cargo fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; done
+	cd fuzz && for t in $$($(FUZZ_CARGO) fuzz list); do mkdir -p corpus/$$t; \
+	  $(FUZZ_CARGO) fuzz run $$t corpus/$$t $$( [ -d seeds/$$t ] && echo seeds/$$t ) -- -max_total_time=$(FUZZ_SECONDS) || exit 1; done
 
 # the load tool against eagw (and rtpengine, if installed), side by side in one run
 load-compare: build
