@@ -6,16 +6,9 @@ use std::os::fd::{AsRawFd, RawFd};
 
 const NS: u64 = 1_000_000_000;
 
-/// CLOCK_MONOTONIC in nanoseconds (the clock carried in the media payload).
-pub fn mono_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: valid pointer to a timespec.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * NS + ts.tv_nsec as u64
-}
+/// The clock carried in the media payload, the epoll wrapper and the fd limit are the
+/// worker's own (one syscall layer for the project).
+pub use crate::worker::sys::{mono_ns, raise_fd_limit as raise_nofile, Epoll};
 
 /// Sleeps until the absolute CLOCK_MONOTONIC time `t` (ns).
 pub fn sleep_until_ns(t: u64) {
@@ -96,27 +89,6 @@ pub fn proc_cpu_s(pid: u32) -> io::Result<f64> {
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "malformed /proc stat"))
     };
     Ok((get(11)? + get(12)?) / clk_tck())
-}
-
-/// Raises RLIMIT_NOFILE's soft limit to the hard limit; returns the soft limit now in force.
-pub fn raise_nofile() -> u64 {
-    // SAFETY: rlimit is plain old data.
-    let mut rl: libc::rlimit = unsafe { std::mem::zeroed() };
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) != 0 {
-            return 1024;
-        }
-        if rl.rlim_cur < rl.rlim_max {
-            let want = libc::rlimit {
-                rlim_cur: rl.rlim_max,
-                rlim_max: rl.rlim_max,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &want) == 0 {
-                rl.rlim_cur = rl.rlim_max;
-            }
-        }
-    }
-    rl.rlim_cur as u64
 }
 
 /// A socket address in the form sendto() takes, built once per destination.
@@ -254,59 +226,6 @@ pub fn bind_udp(ip: IpAddr, rcvbuf: usize) -> io::Result<(UdpSocket, SocketAddr)
     set_rcvbuf(s.as_raw_fd(), rcvbuf);
     let local = s.local_addr()?;
     Ok((s, local))
-}
-
-/// A level-triggered epoll instance.
-pub struct Epoll(RawFd);
-
-impl Epoll {
-    pub fn new() -> io::Result<Epoll> {
-        // SAFETY: plain syscall.
-        let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(Epoll(fd))
-    }
-
-    /// Watches `fd` for readability (level-triggered), tagging its events with `data`.
-    pub fn add(&self, fd: RawFd, data: u64) -> io::Result<()> {
-        let mut ev = libc::epoll_event {
-            events: libc::EPOLLIN as u32,
-            u64: data,
-        };
-        // SAFETY: valid epoll fd and event pointer.
-        let r = unsafe { libc::epoll_ctl(self.0, libc::EPOLL_CTL_ADD, fd, &mut ev) };
-        if r < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
-    }
-
-    /// Waits up to `timeout_ms`; returns how many entries of `events` were filled.
-    pub fn wait(&self, events: &mut [libc::epoll_event], timeout_ms: i32) -> usize {
-        // SAFETY: events buffer is valid for its length.
-        let r = unsafe {
-            libc::epoll_wait(
-                self.0,
-                events.as_mut_ptr(),
-                events.len().min(i32::MAX as usize) as libc::c_int,
-                timeout_ms,
-            )
-        };
-        if r < 0 {
-            0
-        } else {
-            r as usize
-        }
-    }
-}
-
-impl Drop for Epoll {
-    fn drop(&mut self) {
-        // SAFETY: we own the fd.
-        unsafe { libc::close(self.0) };
-    }
 }
 
 pub fn empty_events(n: usize) -> Vec<libc::epoll_event> {
