@@ -172,7 +172,7 @@ impl Config {
             ));
         }
         let workers = self.worker_count();
-        let pairs = (max as usize - min as usize + 1) / 2;
+        let pairs = (max as usize - min as usize).div_ceil(2);
         if pairs < workers * 4 {
             return Err(err(
                 self.media.port_max.span(),

@@ -158,7 +158,7 @@ fn codec_matches(spec: &str, m: &Media, pt: &str) -> bool {
         return false;
     }
     match parts.next() {
-        Some(c) => c.parse::<u32>().map_or(false, |c| c == clock),
+        Some(c) => c.parse::<u32>() == Ok(clock),
         None => true,
     }
 }
@@ -217,7 +217,7 @@ fn apply_codec_opts(m: &mut Media, o: &Options) -> Result<(), NgError> {
 fn outgoing(input: &Sdp) -> Sdp {
     let mut out = input.clone();
     out.session.retain(|l| {
-        !l.attr().map_or(false, |(n, v)| ICE_ATTRS.contains(&n) || (n == "group" && v.starts_with("BUNDLE")))
+        !l.attr().is_some_and(|(n, v)| ICE_ATTRS.contains(&n) || (n == "group" && v.starts_with("BUNDLE")))
     });
     for m in &mut out.media {
         m.remove_attrs(|n, _| ICE_ATTRS.contains(&n));
@@ -243,7 +243,7 @@ fn remote_of(sdp: &Sdp, m: &Media, o: &Options) -> (Option<SocketAddr>, Option<S
     let conn = m.connection().or_else(|| sdp.session_connection());
     let family = conn.as_ref().map_or(Family::Ip4, |c| c.family);
     let mut ip: Option<IpAddr> = conn.as_ref().and_then(|c| c.address.split('/').next()?.parse().ok());
-    if ip.map_or(false, |i| i.is_unspecified()) {
+    if ip.is_some_and(|i| i.is_unspecified()) {
         ip = None; // hold: c=0.0.0.0
     } else if let Some(ma) = o.media_address {
         ip = Some(ma);
@@ -277,7 +277,7 @@ fn unix_now() -> (u64, u64) {
 fn is_zero_connection(value: &str) -> bool {
     sdp::parse_connection(value)
         .and_then(|c| c.address.split('/').next()?.parse::<IpAddr>().ok())
-        .map_or(false, |a| a.is_unspecified())
+        .is_some_and(|a| a.is_unspecified())
 }
 
 /// Rewrites c= lines (session and media level) and o= to our side's address.
@@ -405,10 +405,7 @@ impl Call {
                         // a retransmitted or repeated initial offer: the same pending branch
                         (Some(p), None, None) => p,
                         (Some(p), Some(_), None) if self.legs[p].via_branch.is_none() && self.legs[p].tag.is_empty() => p,
-                        _ => {
-                            let i = self.add_leg(o.to_tag.as_deref().unwrap_or(""));
-                            i
-                        }
+                        _ => self.add_leg(o.to_tag.as_deref().unwrap_or("")),
                     },
                 }
             }
@@ -544,7 +541,7 @@ impl Call {
                 mb.remote_rtcp = if answered_mux { remote } else { remote_rtcp };
                 mb.rtcp_mux = answered_mux || mb.rtcp_mux;
                 mb.rejected = m_in.port == 0;
-                if m_in.proto != mb.proto && !o.transport_protocol.as_deref().map_or(false, |p| p.eq_ignore_ascii_case("accept")) {
+                if m_in.proto != mb.proto && !o.transport_protocol.as_deref().is_some_and(|p| p.eq_ignore_ascii_case("accept")) {
                     check_proto_change(&m_in.proto, &mb.proto)?;
                 }
             }

@@ -111,7 +111,7 @@ impl Interfaces {
         self.names.iter().position(|n| n.eq_ignore_ascii_case(name))
     }
     pub fn has(&self, i: usize, f: Family) -> bool {
-        self.families.get(i).map_or(false, |&(v4, v6)| if f == Family::Ip4 { v4 } else { v6 })
+        self.families.get(i).is_some_and(|&(v4, v6)| if f == Family::Ip4 { v4 } else { v6 })
     }
 }
 

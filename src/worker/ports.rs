@@ -17,7 +17,7 @@ impl PortPool {
     /// The slice of `[min, max]` that worker `k` of `n` owns.
     pub fn for_worker(min: u16, max: u16, k: usize, n: usize) -> PortPool {
         let min = (min + 1) & !1;
-        let span = (max as usize + 1 - min as usize) / n.max(1) & !1;
+        let span = ((max as usize + 1 - min as usize) / n.max(1)) & !1;
         let lo = min as usize + k * span;
         let hi = (lo + span).saturating_sub(2).min(max as usize - 1);
         PortPool { min: lo as u16, max: hi as u16, next: HashMap::new(), used: HashMap::new() }

@@ -211,7 +211,7 @@ pub fn raise_fd_limit() -> u64 {
             libc::setrlimit(libc::RLIMIT_NOFILE, &rl);
         }
     }
-    rl.rlim_cur as u64
+    rl.rlim_cur
 }
 
 /// Monotonic clock in ns (vDSO, no syscall).
