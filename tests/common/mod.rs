@@ -76,8 +76,17 @@ impl Eagw {
         e
     }
 
+    /// Throws away replies still queued from earlier requests (late answers to copies).
+    fn discard_stale(&self) {
+        let mut buf = vec![0u8; 65536];
+        self.ng_sock.set_nonblocking(true).unwrap();
+        while self.ng_sock.recv_from(&mut buf).is_ok() {}
+        self.ng_sock.set_nonblocking(false).unwrap();
+    }
+
     /// Sends a raw datagram to the ng port and returns the raw reply (or None on timeout).
     pub fn raw_ng(&self, msg: &[u8]) -> Option<Vec<u8>> {
+        self.discard_stale();
         self.ng_sock.send_to(msg, self.ng).unwrap();
         let mut buf = vec![0u8; 65536];
         match self.ng_sock.recv_from(&mut buf) {
@@ -86,25 +95,31 @@ impl Eagw {
         }
     }
 
+    /// Sends one request, retransmitting the same cookie as Kamailio does (5 tries, 500 ms
+    /// apart), and returns the reply that carries it; None if none came.
     pub fn try_ng(&mut self, req: &Value) -> Option<Value> {
         self.cookie += 1;
         let cookie = format!("t{}_{}", std::process::id(), self.cookie);
         let mut msg = format!("{cookie} ").into_bytes();
         bencode::encode(req, &mut msg);
-        let reply = self.raw_ng(&msg)?;
-        let (c, body) = split_once(&reply, b' ').expect("reply has a cookie");
-        assert_eq!(c, cookie.as_bytes(), "reply carries the request's cookie");
-        Some(bencode::decode_all(body).expect("reply is bencode"))
-    }
-
-    /// Sends an ng request over UDP (retrying like Kamailio) and returns the reply.
-    pub fn ng(&mut self, req: &Value) -> Value {
+        self.discard_stale();
+        let mut buf = vec![0u8; 65536];
         for _ in 0..5 {
-            if let Some(r) = self.try_ng(req) {
-                return r;
+            self.ng_sock.send_to(&msg, self.ng).unwrap();
+            let t0 = Instant::now();
+            while t0.elapsed() < Duration::from_millis(500) {
+                let Ok((n, _)) = self.ng_sock.recv_from(&mut buf) else { break };
+                let (c, body) = split_once(&buf[..n], b' ').expect("reply has a cookie");
+                if c == cookie.as_bytes() {
+                    return Some(bencode::decode_all(body).expect("reply is bencode"));
+                }
             }
         }
-        panic!("no ng reply");
+        None
+    }
+
+    pub fn ng(&mut self, req: &Value) -> Value {
+        self.try_ng(req).expect("no ng reply")
     }
 
     /// One request over TCP-ng.
