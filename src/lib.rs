@@ -27,4 +27,5 @@ pub mod media;
 pub mod sdp;
 pub mod session;
 pub mod stats;
+pub mod transport;
 pub mod worker;

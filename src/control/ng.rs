@@ -190,6 +190,7 @@ impl Dispatcher {
             .val("foreignpackets", i(s.foreign))
             .val("learningdrops", i(s.learning_drops))
             .val("undeliverablepackets", i(s.undeliverable))
+            .val("srtperrors", i(s.srtp_errors))
             .val("errors", i(s.errors))
             .build();
         let mut ctl = DictBuilder::new();

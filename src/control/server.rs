@@ -430,6 +430,7 @@ pub async fn metrics(d: &Dispatcher) -> String {
     m("foreign_packets_total", "counter", "Packets from addresses other than the stream's peer, dropped.", s.foreign);
     m("learning_drops_total", "counter", "Packets held back while the source was being learned.", s.learning_drops);
     m("undeliverable_packets_total", "counter", "Packets with no known destination or a failed send.", s.undeliverable);
+    m("srtp_errors_total", "counter", "SRTP/SRTCP packets failing authentication or replayed, dropped.", s.srtp_errors);
     m("ng_errors_total", "counter", "ng requests answered with an error.", c.errors.load(Ordering::Relaxed));
     m("ng_malformed_total", "counter", "ng requests that could not be decoded.", c.malformed.load(Ordering::Relaxed));
     m("ng_retransmissions_total", "counter", "ng requests answered from the cookie cache.", c.retransmissions.load(Ordering::Relaxed));

@@ -100,19 +100,12 @@ pub fn classify(b: &[u8]) -> Kind {
     })
 }
 
-/// A compound RTCP packet: every sub-packet's length must tile the datagram exactly
-/// (RFC 3550 §6.1); the first must be SR, RR, or (reduced-size, RFC 5506) any RTCP type.
+/// RTCP: the first sub-packet's header must fit the datagram. Later sub-packets are not
+/// walked: in SRTCP they are encrypted and followed by the index and the auth tag.
 fn classify_rtcp(b: &[u8]) -> Kind {
-    let mut off = 0;
-    while off < b.len() {
-        if b.len() - off < 4 || b[off] >> 6 != 2 {
-            return Kind::Invalid(Invalid::Length);
-        }
-        let len = 4 * (be16(b, off + 2) as usize + 1);
-        if off + len > b.len() {
-            return Kind::Invalid(Invalid::Length);
-        }
-        off += len;
+    let len = 4 * (be16(b, 2) as usize + 1);
+    if len > b.len() {
+        return Kind::Invalid(Invalid::Length);
     }
     Kind::Rtcp(RtcpHeader { packet_type: b[1], ssrc: be32(b, 4) })
 }
@@ -166,7 +159,10 @@ mod tests {
         // RR (no report blocks) + SDES (empty chunk list padded)
         let p = [0x80, 201, 0, 1, 0, 0, 0, 7, 0x81, 202, 0, 1, 0, 0, 0, 7];
         assert_eq!(classify(&p), Kind::Rtcp(RtcpHeader { packet_type: 201, ssrc: 7 }));
-        assert_eq!(classify(&p[..14]), Kind::Invalid(Invalid::Length));
+        // a first sub-packet longer than the datagram
+        let mut q = p;
+        q[3] = 9;
+        assert_eq!(classify(&q), Kind::Invalid(Invalid::Length));
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! Call, Leg and MediaState, and the offer/answer processing that rewrites SDP.
 
 use super::{
-    Handle, Interfaces, LearnOpts, LocalPort, MediaSockets, NgError, Options, Wiring,
+    Crypt, Handle, Interfaces, LearnOpts, LocalPort, MediaSockets, NgError, Options, Wiring,
 };
 use crate::config::Learning;
 use crate::sdp::{self, Family, Line, Media, Sdp};
+use crate::transport::sdes::{self, Crypto, SrtpKey};
 use std::net::{IpAddr, SocketAddr};
 
 #[derive(Debug)]
@@ -55,6 +56,48 @@ pub struct MediaState {
     pub offered_mux: bool,
     /// Port 0: the stream is rejected.
     pub rejected: bool,
+    /// SDES towards this party when eagw terminates SRTP: our keys (offered, then the one
+    /// agreed), the party's offered keys, and the party's agreed key.
+    pub sdes_local: Vec<Crypto>,
+    pub sdes_offered: Vec<Crypto>,
+    pub sdes_remote: Option<Crypto>,
+}
+
+impl MediaState {
+    /// eagw terminates SRTP towards this party.
+    pub fn terminates_srtp(&self) -> bool {
+        !self.sdes_local.is_empty() || !self.sdes_offered.is_empty()
+    }
+
+    fn crypt(&self) -> Crypt {
+        if !self.terminates_srtp() {
+            return Crypt::Plain;
+        }
+        match &self.sdes_remote {
+            Some(r) => Crypt::Srtp {
+                rx: Some(r.key.clone()),
+                tx: self.sdes_local.iter().find(|c| c.tag == r.tag).map(|c| c.key.clone()),
+            },
+            None => Crypt::Srtp { rx: None, tx: None },
+        }
+    }
+
+    fn clear_sdes(&mut self) {
+        self.sdes_local.clear();
+        self.sdes_offered.clear();
+        self.sdes_remote = None;
+    }
+}
+
+fn crypto_lines(m: &Media) -> Vec<Crypto> {
+    m.attrs("crypto").filter_map(sdes::parse_crypto).collect()
+}
+
+fn set_crypto_lines(m: &mut Media, cs: &[Crypto]) {
+    m.remove_attrs(|n, _| n == "crypto");
+    for c in cs {
+        m.lines.push(Line { kind: b'a', value: sdes::format_crypto(c) });
+    }
 }
 
 impl Leg {
@@ -469,6 +512,39 @@ impl Call {
                 m_out.remove_attrs(|n, _| n == "rtcp-fb");
             }
             apply_codec_opts(m_out, o)?;
+            // SDES: terminate SRTP where the protocol changes between the sides
+            match (proto_kind(&in_proto), proto_kind(&out_proto)) {
+                (ProtoKind::Sdes, ProtoKind::Plain) => {
+                    let offered = crypto_lines(m_in);
+                    if offered.is_empty() {
+                        return Err(NgError::new(format!("m={} {in_proto} without a usable a=crypto", m_in.media)));
+                    }
+                    let ma = &mut self.legs[a].medias[i];
+                    if ma.sdes_offered != offered {
+                        ma.sdes_offered = offered;
+                        ma.sdes_remote = None;
+                    }
+                    self.legs[b].medias[i].clear_sdes();
+                    set_crypto_lines(m_out, &[]);
+                }
+                (ProtoKind::Plain, ProtoKind::Sdes) => {
+                    self.legs[a].medias[i].clear_sdes();
+                    let mb = &mut self.legs[b].medias[i];
+                    if mb.sdes_local.is_empty() {
+                        mb.sdes_local.clear();
+                        for (n, suite) in sdes::OFFERED.iter().enumerate() {
+                            let key = SrtpKey::generate(*suite).map_err(NgError::new)?;
+                            mb.sdes_local.push(Crypto { tag: n as u32 + 1, key });
+                        }
+                    }
+                    set_crypto_lines(m_out, &mb.sdes_local);
+                }
+                _ => {
+                    self.legs[a].medias[i].clear_sdes();
+                    self.legs[b].medias[i].clear_sdes();
+                }
+            }
+            let mb = &self.legs[b].medias[i];
             let rtcp_port = if o.rtcp_mux.require { rtp.bound.port() } else { mb.rtcp.map_or(rtp.bound.port(), |p| p.bound.port()) };
             set_rtcp_lines(m_out, mux_out, rtcp_port, rtp.advertised, o);
             locals.push(Some((rtp.advertised, family_of(rtp.advertised))));
@@ -545,6 +621,17 @@ impl Call {
                     check_proto_change(&m_in.proto, &mb.proto)?;
                 }
             }
+            // SDES towards the answerer: its key, and which of ours it took (by tag)
+            let mb = &mut self.legs[b].medias[i];
+            if !mb.sdes_local.is_empty() && m_in.port != 0 {
+                let theirs = crypto_lines(m_in);
+                let agreed = theirs.into_iter().find(|t| mb.sdes_local.iter().any(|c| c.tag == t.tag && c.key.suite == t.key.suite));
+                let Some(agreed) = agreed else {
+                    return Err(NgError::new("answer has no a=crypto matching the offered ones"));
+                };
+                mb.sdes_local.retain(|c| c.tag == agreed.tag);
+                mb.sdes_remote = Some(agreed);
+            }
             let b_mux = self.legs[b].medias[i].rtcp_mux;
             let ma = &mut self.legs[a].medias[i];
             let rejected = m_in.port == 0 || ma.rejected;
@@ -562,6 +649,19 @@ impl Call {
             }
             let rtp = ma.rtp.ok_or_else(|| NgError::new("internal: no RTP socket"))?;
             m_out.port = rtp.bound.port();
+            // SDES towards the offerer: take the first suite it offered that we speak
+            if !ma.sdes_offered.is_empty() {
+                let chosen = ma.sdes_offered[0].clone();
+                let ours = match ma.sdes_local.first() {
+                    Some(c) if c.tag == chosen.tag && c.key.suite == chosen.key.suite => c.clone(),
+                    _ => Crypto { tag: chosen.tag, key: SrtpKey::generate(chosen.key.suite).map_err(NgError::new)? },
+                };
+                ma.sdes_local = vec![ours];
+                ma.sdes_remote = Some(chosen);
+                set_crypto_lines(m_out, &ma.sdes_local);
+            } else {
+                set_crypto_lines(m_out, &[]);
+            }
             let rtcp_port = if a_mux { rtp.bound.port() } else { ma.rtcp.map_or(rtp.bound.port(), |p| p.bound.port()) };
             set_rtcp_lines(m_out, a_mux, rtcp_port, rtp.advertised, o);
             locals.push(Some((rtp.advertised, family_of(rtp.advertised))));
@@ -599,6 +699,7 @@ impl Call {
                 fwd_rtp: Some(to_rtp.handle),
                 fwd_rtcp: to_rtcp,
                 rtcp_only: false,
+                crypt: from.crypt(),
             },
         );
         if let Some(rtcp) = from.rtcp {
@@ -610,6 +711,7 @@ impl Call {
                     fwd_rtp: None,
                     fwd_rtcp: to_rtcp,
                     rtcp_only: true,
+                    crypt: from.crypt(),
                 },
             );
         }
@@ -632,8 +734,8 @@ fn check_proto_change(from: &str, to: &str) -> Result<(), NgError> {
         }
         return Err(NgError::new(format!("transport-protocol {from} -> {to} needs DTLS-SRTP, not supported yet")));
     }
-    if f != t {
-        return Err(NgError::new(format!("transport-protocol {from} -> {to} needs SRTP termination, not supported yet")));
+    if f != t && !matches!((f, t), (ProtoKind::Plain, ProtoKind::Sdes) | (ProtoKind::Sdes, ProtoKind::Plain)) {
+        return Err(NgError::new(format!("transport-protocol {from} -> {to} is not supported")));
     }
     Ok(())
 }
@@ -698,6 +800,9 @@ fn ensure_media(
         rtcp_mux: false,
         offered_mux: false,
         rejected,
+        sdes_local: vec![],
+        sdes_offered: vec![],
+        sdes_remote: None,
     };
     if leg.medias.len() > i {
         leg.medias[i] = st;

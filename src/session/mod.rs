@@ -23,6 +23,7 @@ pub use options::{IceMode, Options, RtcpMuxOpts};
 
 use crate::config::Learning;
 use crate::sdp::Family;
+use crate::transport::sdes::SrtpKey;
 use std::net::{IpAddr, SocketAddr};
 
 /// A socket handle given out by [`MediaSockets::open`].
@@ -46,8 +47,19 @@ pub struct LearnOpts {
     pub asymmetric: bool,
 }
 
+/// How a socket's party protects media.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Crypt {
+    /// Plain RTP, or SRTP relayed end to end untouched.
+    #[default]
+    Plain,
+    /// eagw terminates SRTP towards the party: `rx` decrypts what the party sends, `tx`
+    /// encrypts what eagw sends it. None while not negotiated: nothing passes then.
+    Srtp { rx: Option<SrtpKey>, tx: Option<SrtpKey> },
+}
+
 /// The wiring of one socket: who may send to it, and where what it receives goes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Wiring {
     /// The peer's address from SDP (None: not known yet or a zero address).
     pub peer: Option<SocketAddr>,
@@ -58,6 +70,7 @@ pub struct Wiring {
     pub fwd_rtcp: Option<Handle>,
     /// Whether this socket is an RTCP-only socket (RTP arriving here is an error).
     pub rtcp_only: bool,
+    pub crypt: Crypt,
 }
 
 /// Per-socket counters of packets received from the socket's peer.

@@ -72,14 +72,14 @@ fn answer_goes_back_with_our_a_side_ports_and_wires_both_ways() {
     assert_eq!(c.legs[1].tag, "b");
     // the answerer did not accept rtcp-mux, so neither side gets it
     assert!(!m.has_attr("rtcp-mux"));
-    let wa = s.wiring[&a.rtp.unwrap().handle];
+    let wa = &s.wiring[&a.rtp.unwrap().handle];
     assert_eq!(wa.fwd_rtp, Some(b.rtp.unwrap().handle));
     assert_eq!(wa.fwd_rtcp, Some(b.rtcp.unwrap().handle));
     assert_eq!(wa.peer, Some("192.0.2.10:49170".parse().unwrap()));
-    let wb = s.wiring[&b.rtp.unwrap().handle];
+    let wb = &s.wiring[&b.rtp.unwrap().handle];
     assert_eq!(wb.fwd_rtp, Some(a.rtp.unwrap().handle));
     assert_eq!(wb.peer, Some("198.51.100.7:5004".parse().unwrap()));
-    let wbc = s.wiring[&b.rtcp.unwrap().handle];
+    let wbc = &s.wiring[&b.rtcp.unwrap().handle];
     assert_eq!(wbc.peer, Some("198.51.100.7:5005".parse().unwrap()));
     assert!(wbc.rtcp_only);
 }
@@ -246,4 +246,52 @@ fn close_releases_everything() {
     c.answer(&opts("a", Some("b"), ANSWER), &mut s, 1).unwrap();
     c.close(&mut s);
     assert_eq!(s.open_count(), 0);
+}
+
+#[test]
+fn sdes_towards_an_ims_srtp_leg() {
+    use crate::transport::sdes;
+    // plain caller, SRTP callee: eagw offers a=crypto (its keys), takes the callee's key
+    let (mut c, mut s) = setup();
+    let mut o = opts("a", None, ANSWER);
+    o.transport_protocol = Some("RTP/SAVP".into());
+    let m = media(&c.offer(&o, &ifaces(), &mut s, 0).unwrap());
+    assert_eq!(m.proto, "RTP/SAVP");
+    let ours: Vec<_> = m.attrs("crypto").map(|v| sdes::parse_crypto(v).unwrap()).collect();
+    assert_eq!(ours.len(), 2);
+    assert_eq!(ours[0].key.suite, sdes::Suite::AesCm128HmacSha1_80);
+    let b_rtp = c.legs[1].medias[0].rtp.unwrap().handle;
+    assert_eq!(s.wiring[&b_rtp].crypt, Crypt::Srtp { rx: None, tx: None }, "nothing passes before the answer");
+    // the callee takes tag 2 and sends its own key
+    let theirs = sdes::Crypto { tag: 2, key: sdes::SrtpKey::generate(sdes::Suite::AesCm128HmacSha1_32).unwrap() };
+    let ans = ANSWER.replace("RTP/AVP", "RTP/SAVP").replace("a=recvonly\r\n", &format!("a={}\r\n", sdes::format_crypto(&theirs)));
+    let out = c.answer(&opts("a", Some("b"), &ans), &mut s, 1).unwrap();
+    let m = media(&out);
+    assert_eq!(m.proto, "RTP/AVP", "the caller gets plain RTP");
+    assert!(!m.has_attr("crypto"));
+    assert_eq!(s.wiring[&b_rtp].crypt, Crypt::Srtp { rx: Some(theirs.key.clone()), tx: Some(ours[1].key.clone()) });
+    let a_rtp = c.legs[0].medias[0].rtp.unwrap().handle;
+    assert_eq!(s.wiring[&a_rtp].crypt, Crypt::Plain);
+    // an answer without a matching a=crypto is refused
+    let (mut c, mut s) = setup();
+    c.offer(&o, &ifaces(), &mut s, 0).unwrap();
+    let bad = ANSWER.replace("RTP/AVP", "RTP/SAVP");
+    assert!(c.answer(&opts("a", Some("b"), &bad), &mut s, 1).unwrap_err().reason.contains("crypto"));
+
+    // SRTP caller, plain callee: eagw answers the caller with its own key for the suite
+    let (mut c, mut s) = setup();
+    let k = sdes::Crypto { tag: 7, key: sdes::SrtpKey::generate(sdes::Suite::AesCm128HmacSha1_80).unwrap() };
+    let srtp_offer = ANSWER.replace("RTP/AVP", "RTP/SAVP").replace("a=recvonly\r\n", &format!("a={}\r\n", sdes::format_crypto(&k)));
+    let mut o = opts("a", None, &srtp_offer);
+    o.transport_protocol = Some("RTP/AVP".into());
+    let m = media(&c.offer(&o, &ifaces(), &mut s, 0).unwrap());
+    assert_eq!(m.proto, "RTP/AVP");
+    assert!(!m.has_attr("crypto"));
+    let m = media(&c.answer(&opts("a", Some("b"), ANSWER), &mut s, 1).unwrap());
+    assert_eq!(m.proto, "RTP/SAVP");
+    let ours = sdes::parse_crypto(m.attr("crypto").unwrap()).unwrap();
+    assert_eq!((ours.tag, ours.key.suite), (7, sdes::Suite::AesCm128HmacSha1_80));
+    assert_ne!(ours.key, k.key);
+    let a_rtp = c.legs[0].medias[0].rtp.unwrap().handle;
+    assert_eq!(s.wiring[&a_rtp].crypt, Crypt::Srtp { rx: Some(k.key), tx: Some(ours.key) });
 }

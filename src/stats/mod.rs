@@ -20,6 +20,8 @@ pub struct WorkerStats {
     pub learning_drops: u64,
     /// Packets with nowhere to go (peer unknown) or a failed send.
     pub undeliverable: u64,
+    /// SRTP/SRTCP packets that failed authentication, were replayed, or came before keys.
+    pub srtp_errors: u64,
     pub errors: u64,
 }
 
@@ -37,6 +39,7 @@ impl WorkerStats {
         self.foreign += o.foreign;
         self.learning_drops += o.learning_drops;
         self.undeliverable += o.undeliverable;
+        self.srtp_errors += o.srtp_errors;
         self.errors += o.errors;
     }
 }

@@ -11,7 +11,9 @@ use crate::config::Config;
 use crate::media::endpoint::{Endpoint, Verdict};
 use crate::media::rtp::{classify, Kind};
 use crate::sdp::Family;
-use crate::session::{Handle, LocalPort, MediaSockets, SocketReport, Wiring};
+use crate::session::{Crypt, Handle, LocalPort, MediaSockets, SocketReport, Wiring};
+use crate::transport::sdes::SrtpKey;
+use crate::transport::srtp::Srtp;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
@@ -28,6 +30,10 @@ pub struct Sock {
     owns_pair: bool,
     /// Whether the socket is on the table's list of open learning windows.
     learning: bool,
+    /// eagw terminates SRTP towards this socket's party: nothing passes without a context.
+    secure: bool,
+    srtp_rx: Option<Box<Srtp>>,
+    srtp_tx: Option<Box<Srtp>>,
     rep: SocketReport,
 }
 
@@ -144,6 +150,20 @@ impl SocketTable {
                 return;
             }
         };
+        // SRTP is authenticated before anything else: a packet that fails is never
+        // relayed and never used to learn an address
+        let plain = if s.secure {
+            match s.srtp_rx.as_mut().map(|c| c.unprotect(pkt, is_rtcp)) {
+                Some(Ok(p)) => Some(p),
+                _ => {
+                    s.rep.rtp.errors += 1;
+                    st.srtp_errors += 1;
+                    return;
+                }
+            }
+        } else {
+            None
+        };
         match s.ep.on_packet(from, now) {
             Verdict::Accept => {}
             Verdict::Foreign => {
@@ -164,7 +184,8 @@ impl SocketTable {
         c.packets += 1;
         c.bytes += len as u64;
         s.rep.last_packet_ns = now;
-        let out = match self.socks.get(fwd as usize) {
+        let payload: &[u8] = plain.as_deref().unwrap_or(pkt);
+        let out = match self.socks.get_mut(fwd as usize) {
             Some(Some(o)) => o,
             _ => {
                 st.undeliverable += 1;
@@ -175,10 +196,25 @@ impl SocketTable {
             st.undeliverable += 1;
             return;
         };
-        match sys::send_to(out.fd.as_raw_fd(), pkt, &dst) {
+        let sealed;
+        let wire: &[u8] = if out.secure {
+            match out.srtp_tx.as_mut().map(|c| c.protect(payload, is_rtcp)) {
+                Some(Ok(p)) => {
+                    sealed = p;
+                    &sealed
+                }
+                _ => {
+                    st.undeliverable += 1;
+                    return;
+                }
+            }
+        } else {
+            payload
+        };
+        match sys::send_to(out.fd.as_raw_fd(), wire, &dst) {
             Ok(_) => {
                 st.packets_relayed += 1;
-                st.bytes_relayed += len as u64;
+                st.bytes_relayed += wire.len() as u64;
             }
             Err(_) => st.undeliverable += 1,
         }
@@ -244,6 +280,9 @@ impl SocketTable {
             rtcp_only: false,
             owns_pair,
             learning: false,
+            secure: false,
+            srtp_rx: None,
+            srtp_tx: None,
             rep: SocketReport::default(),
         });
         if let Err(e) = self.register(raw, h) {
@@ -305,6 +344,31 @@ impl MediaSockets for SocketTable {
         s.fwd_rtp = w.fwd_rtp.unwrap_or(NONE);
         s.fwd_rtcp = w.fwd_rtcp.unwrap_or(NONE);
         s.rtcp_only = w.rtcp_only;
+        // a new key is a new context (fresh replay window); the same key keeps its state
+        fn keep(cur: &mut Option<Box<Srtp>>, want: Option<SrtpKey>) {
+            if cur.as_ref().map(|c| &c.key) == want.as_ref() {
+                return;
+            }
+            *cur = want.and_then(|k| match Srtp::new(k) {
+                Ok(c) => Some(Box::new(c)),
+                Err(e) => {
+                    tracing::error!("SRTP context: {e}");
+                    None
+                }
+            });
+        }
+        match w.crypt {
+            Crypt::Plain => {
+                s.secure = false;
+                s.srtp_rx = None;
+                s.srtp_tx = None;
+            }
+            Crypt::Srtp { rx, tx } => {
+                s.secure = true;
+                keep(&mut s.srtp_rx, rx);
+                keep(&mut s.srtp_tx, tx);
+            }
+        }
     }
 
     fn report(&self, h: Handle) -> SocketReport {
