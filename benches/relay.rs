@@ -7,7 +7,10 @@ use eagw::config::{Config, Learning};
 use eagw::media::endpoint::Endpoint;
 use eagw::media::rtp::classify;
 use eagw::sdp::Family;
-use eagw::session::{LearnOpts, MediaSockets, Wiring};
+use eagw::session::{Crypt, LearnOpts, MediaSockets, Wiring};
+use eagw::transport::sdes::{Suite, SrtpKey};
+use eagw::transport::srtp::Srtp;
+use criterion::BatchSize;
 use eagw::stats::WorkerStats;
 use eagw::worker::sockets::SocketTable;
 use eagw::worker::sys;
@@ -32,8 +35,8 @@ fn relay(c: &mut Criterion) {
     let caller = UdpSocket::bind("127.0.0.1:0").unwrap();
     let callee = UdpSocket::bind("127.0.0.1:0").unwrap();
     let learn = LearnOpts { mode: Learning::Delayed, handover: false, asymmetric: false };
-    t.wire(a.handle, Wiring { peer: Some(caller.local_addr().unwrap()), learn, fwd_rtp: Some(b.handle), fwd_rtcp: Some(b.handle), rtcp_only: false });
-    t.wire(b.handle, Wiring { peer: Some(callee.local_addr().unwrap()), learn, fwd_rtp: Some(a.handle), fwd_rtcp: Some(a.handle), rtcp_only: false });
+    t.wire(a.handle, Wiring { peer: Some(caller.local_addr().unwrap()), learn, fwd_rtp: Some(b.handle), fwd_rtcp: Some(b.handle), rtcp_only: false, crypt: Crypt::Plain });
+    t.wire(b.handle, Wiring { peer: Some(callee.local_addr().unwrap()), learn, fwd_rtp: Some(a.handle), fwd_rtcp: Some(a.handle), rtcp_only: false, crypt: Crypt::Plain });
     let pkt = rtp_packet();
     let mut buf = vec![0u8; 65536];
     let mut rbuf = [0u8; 2048];
@@ -60,8 +63,33 @@ fn relay(c: &mut Criterion) {
             callee.recv(&mut rbuf).unwrap()
         })
     });
+    // SRTP in (AES_CM_128_HMAC_SHA1_80, authenticated, replay-checked) → plain RTP out
+    let key = SrtpKey::generate(Suite::AesCm128HmacSha1_80).unwrap();
+    let (sp, _) = t.open(0, Family::Ip4, false).unwrap();
+    let (d, _) = t.open(0, Family::Ip4, false).unwrap();
+    let srtp_peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+    t.wire(sp.handle, Wiring { peer: Some(srtp_peer.local_addr().unwrap()), learn, fwd_rtp: Some(d.handle), fwd_rtcp: Some(d.handle), rtcp_only: false, crypt: Crypt::Srtp { rx: Some(key.clone()), tx: Some(key.clone()) } });
+    t.wire(d.handle, Wiring { peer: Some(callee.local_addr().unwrap()), learn, fwd_rtp: Some(sp.handle), fwd_rtcp: Some(sp.handle), rtcp_only: false, crypt: Crypt::Plain });
+    let mut tx = Srtp::new(key).unwrap();
+    let mut seq: u16 = 0;
+    g.bench_function("eagw_worker_srtp_in_rtp_out", |bch| {
+        bch.iter_batched(
+            || {
+                seq = seq.wrapping_add(1);
+                let mut p = rtp_packet();
+                p[2..4].copy_from_slice(&seq.to_be_bytes());
+                tx.protect(&p, false).unwrap()
+            },
+            |p| {
+                srtp_peer.send_to(&p, sp.bound).unwrap();
+                t.on_readable(sp.handle, &mut buf, sys::mono_ns(), &mut st);
+                callee.recv(&mut rbuf).unwrap()
+            },
+            BatchSize::SmallInput,
+        )
+    });
     g.finish();
-    assert!(st.packets_relayed > 0 && st.foreign == 0 && st.junk == 0);
+    assert!(st.packets_relayed > 0 && st.foreign == 0 && st.junk == 0 && st.srtp_errors == 0, "{st:?}");
 
     // the per-packet decision alone (no syscalls)
     let mut ep = Endpoint::new(Learning::Delayed, 3_000_000_000);
