@@ -190,6 +190,7 @@ fn srtp_bad_tags_and_replays_are_dropped_and_never_latch() {
     assert_eq!(rx.unprotect(&got[0].0, false).unwrap(), rtp(1, 0xa, b"to callee"));
     let q = e.ng(&DictBuilder::new().str("command", "query").str("call-id", "srtp-bad").build());
     let streams = q.get("tags").and_then(|t| t.get("B")).and_then(|l| l.get("medias")).and_then(Value::as_list).unwrap()[0].get("streams").and_then(Value::as_list).unwrap().to_vec();
+    assert_eq!(s(&streams[0], "crypto suite"), "AES_CM_128_HMAC_SHA1_80");
     let ep = streams[0].get("endpoint").unwrap();
     assert_eq!(ep.get("port").and_then(Value::as_int), Some(b.local_addr().unwrap().port() as i64));
 }

@@ -241,6 +241,9 @@ fn stream(s: &StreamReport) -> Value {
     if let Some(e) = &s.sdp_endpoint {
         d = d.val("advertised endpoint", endpoint(e));
     }
+    if let Some(c) = s.crypto_suite {
+        d = d.str("crypto suite", c);
+    }
     d.int("last packet", s.last_packet as i64)
         .val("flags", Value::List(s.flags.iter().map(|f| Value::str(*f)).collect()))
         .val("stats", counters(&s.stats))

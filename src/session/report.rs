@@ -50,6 +50,8 @@ pub struct StreamReport {
     pub flags: Vec<&'static str>,
     pub stats: Counters,
     pub foreign: u64,
+    /// The SRTP suite when eagw terminates SDES-SRTP towards the party.
+    pub crypto_suite: Option<&'static str>,
 }
 
 /// Converts a monotonic ns stamp to UNIX seconds, given both clocks now.
@@ -94,6 +96,10 @@ impl Call {
                 if m.rtcp_mux {
                     flags.push("rtcp-mux");
                 }
+                let suite = m.sdes_remote.as_ref().map(|c| c.key.suite.name());
+                if suite.is_some() {
+                    flags.push("SDES");
+                }
                 let mut mr = MediaReport { index: m.index, kind: m.kind.clone(), protocol: m.proto.clone(), flags, streams: vec![] };
                 for (port, rtcp, sdp_ep) in [(m.rtp, false, m.remote), (m.rtcp, true, m.remote_rtcp)] {
                     let Some(p) = port else { continue };
@@ -123,6 +129,7 @@ impl Call {
                         flags,
                         stats,
                         foreign: rep.foreign,
+                        crypto_suite: suite,
                     });
                 }
                 lr.medias.push(mr);
