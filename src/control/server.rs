@@ -58,8 +58,9 @@ pub async fn handle_body(d: &Dispatcher, body: &[u8], max_sdp: usize) -> (Vec<u8
 }
 
 enum Entry {
-    /// Being processed; retransmissions from these addresses get the reply too.
-    InFlight(Vec<SocketAddr>),
+    /// Being processed: a retransmission meanwhile is dropped (the original's reply
+    /// answers it; a later one is answered from the cache).
+    InFlight,
     Done(Arc<Vec<u8>>),
 }
 
@@ -93,8 +94,8 @@ impl CookieCache {
         }
     }
 
-    /// Looks a cookie up; a new one is marked in flight, a waiting `from` is remembered.
-    pub fn begin(&mut self, cookie: &[u8], from: Option<SocketAddr>) -> Lookup {
+    /// Looks a key up; a new one is marked in flight.
+    pub fn begin(&mut self, cookie: &[u8]) -> Lookup {
         self.rotate();
         let e = match self.cur.get_mut(cookie) {
             Some(e) => Some(e),
@@ -102,29 +103,18 @@ impl CookieCache {
         };
         match e {
             Some(Entry::Done(r)) => Lookup::Reply(r.clone()),
-            Some(Entry::InFlight(w)) => {
-                if let Some(f) = from {
-                    if !w.contains(&f) && w.len() < 16 {
-                        w.push(f);
-                    }
-                }
-                Lookup::Waiting
-            }
+            Some(Entry::InFlight) => Lookup::Waiting,
             None => {
-                self.cur.insert(cookie.to_vec(), Entry::InFlight(vec![]));
+                self.cur.insert(cookie.to_vec(), Entry::InFlight);
                 Lookup::New
             }
         }
     }
 
-    /// Stores the reply; returns the addresses that retransmitted meanwhile.
-    pub fn finish(&mut self, cookie: &[u8], reply: Arc<Vec<u8>>) -> Vec<SocketAddr> {
-        let waiting = match self.cur.remove(cookie).or_else(|| self.old.remove(cookie)) {
-            Some(Entry::InFlight(w)) => w,
-            _ => vec![],
-        };
+    /// Stores the reply.
+    pub fn finish(&mut self, cookie: &[u8], reply: Arc<Vec<u8>>) {
+        self.old.remove(cookie);
         self.cur.insert(cookie.to_vec(), Entry::Done(reply));
-        waiting
     }
 
     pub fn len(&self) -> usize {
@@ -143,6 +133,13 @@ pub fn split_cookie(msg: &[u8]) -> Option<(&[u8], &[u8])> {
         return None;
     }
     Some((&msg[..sp], &msg[sp + 1..]))
+}
+
+fn udp_cache_key(from: SocketAddr, cookie: &[u8]) -> Vec<u8> {
+    let mut k = from.to_string().into_bytes();
+    k.push(b' ');
+    k.extend_from_slice(cookie);
+    k
 }
 
 fn with_cookie(cookie: &[u8], body: &[u8]) -> Vec<u8> {
@@ -169,7 +166,10 @@ pub async fn serve_udp(sock: UdpSocket, d: Arc<Dispatcher>, cache: Arc<Mutex<Coo
             tracing::debug!(%from, "ng message without cookie dropped");
             continue;
         };
-        let lookup = cache.lock().ok().map(|mut c| c.begin(cookie, Some(from)));
+        // replies are cached per sender and cookie: two proxies that happen to use the
+        // same cookie (Kamailio's are `<n>_<pid>_<counter>`) never get each other's reply
+        let key = udp_cache_key(from, cookie);
+        let lookup = cache.lock().ok().map(|mut c| c.begin(&key));
         match lookup {
             Some(Lookup::Reply(r)) => {
                 d.stats.retransmissions.fetch_add(1, Ordering::Relaxed);
@@ -188,13 +188,10 @@ pub async fn serve_udp(sock: UdpSocket, d: Arc<Dispatcher>, cache: Arc<Mutex<Coo
         tokio::spawn(async move {
             let (reply, _) = handle_body(&d, &body, MAX_UDP_SDP).await;
             let dgram = Arc::new(with_cookie(&cookie, &reply));
-            let waiting = cache.lock().ok().map(|mut c| c.finish(&cookie, dgram.clone())).unwrap_or_default();
-            let _ = sock.send_to(&dgram, from).await;
-            for w in waiting {
-                if w != from {
-                    let _ = sock.send_to(&dgram, w).await;
-                }
+            if let Ok(mut c) = cache.lock() {
+                c.finish(&key, dgram.clone());
             }
+            let _ = sock.send_to(&dgram, from).await;
         });
     }
 }
@@ -221,7 +218,7 @@ async fn tcp_conn(mut s: TcpStream, d: Arc<Dispatcher>, cache: Arc<Mutex<CookieC
                     let cookie = buf[..cookie_len].to_vec();
                     let body = buf[cookie_len + 1..total_len].to_vec();
                     buf.drain(..total_len);
-                    let cached = cache.lock().ok().and_then(|mut c| match c.begin(&cookie, None) {
+                    let cached = cache.lock().ok().and_then(|mut c| match c.begin(&cookie) {
                         Lookup::Reply(r) => Some(r),
                         _ => None,
                     });
@@ -369,7 +366,7 @@ async fn http_route(method: &str, path: &str, body: &[u8], d: &Dispatcher, cache
                 d.stats.malformed.fetch_add(1, Ordering::Relaxed);
                 return text(400, "POST /ng needs a body of the form \"<cookie> <message>\"");
             };
-            let cached = cache.lock().ok().and_then(|mut c| match c.begin(cookie, None) {
+            let cached = cache.lock().ok().and_then(|mut c| match c.begin(cookie) {
                 Lookup::Reply(r) => Some(r),
                 _ => None,
             });
@@ -444,16 +441,15 @@ mod tests {
     #[test]
     fn cookie_cache_in_flight_done_and_bounded() {
         let mut c = CookieCache::new(Duration::from_secs(30));
-        let a: SocketAddr = "127.0.0.1:1".parse().unwrap();
-        let b: SocketAddr = "127.0.0.1:2".parse().unwrap();
-        assert!(matches!(c.begin(b"k", Some(a)), Lookup::New));
-        assert!(matches!(c.begin(b"k", Some(b)), Lookup::Waiting));
-        assert_eq!(c.finish(b"k", Arc::new(b"r".to_vec())), vec![b]);
-        assert!(matches!(c.begin(b"k", Some(a)), Lookup::Reply(r) if r.as_slice() == b"r"));
+        assert!(matches!(c.begin(b"k"), Lookup::New));
+        assert!(matches!(c.begin(b"k"), Lookup::Waiting));
+        c.finish(b"k", Arc::new(b"r".to_vec()));
+        assert!(matches!(c.begin(b"k"), Lookup::Reply(r) if r.as_slice() == b"r"));
+        assert_eq!(udp_cache_key("127.0.0.1:5060".parse().unwrap(), b"c1"), b"127.0.0.1:5060 c1");
         // a full generation rotates early: memory stays bounded
         for i in 0..(2 * MAX_COOKIES_PER_GENERATION + 10) {
             let k = i.to_string();
-            c.begin(k.as_bytes(), None);
+            c.begin(k.as_bytes());
             c.finish(k.as_bytes(), Arc::new(vec![]));
         }
         assert!(c.len() <= 2 * MAX_COOKIES_PER_GENERATION);
