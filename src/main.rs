@@ -90,7 +90,12 @@ fn run(args: &[String]) -> i32 {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cfg.general.log));
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
 
     let fds = eagw::worker::sys::raise_fd_limit();
     let sessions = Arc::new(AtomicUsize::new(0));
@@ -117,5 +122,9 @@ fn run(args: &[String]) -> i32 {
         env!("CARGO_PKG_VERSION")
     );
     let _ = control.join();
-    1
+    for t in threads {
+        let _ = t.join();
+    }
+    tracing::info!("eagw stopped");
+    0
 }

@@ -354,3 +354,13 @@ fn parallel_forks_by_via_branch_one_cancelled_one_answered() {
     let q = e.ng(&cmd("query").str("call-id", "fork").build());
     assert_eq!(s(q.get("tags").and_then(|t| t.get("B2")).unwrap(), "via-branch"), "z9hG4bK-2");
 }
+
+#[test]
+fn sigterm_stops_cleanly_and_frees_the_ports() {
+    let mut e = Eagw::start(19, "");
+    let c = setup_call(&mut e, "bye", |d| d);
+    let st = e.terminate().expect("eagw exits on SIGTERM");
+    assert!(st.success(), "exit status {st}");
+    assert!(e.log_text().contains("SIGTERM: shutting down"), "{}", e.log_text());
+    std::net::UdpSocket::bind(c.to_a_side).expect("media port released");
+}

@@ -48,8 +48,26 @@ pub fn start(cfg: &Config, dispatcher: ng::Dispatcher) -> std::io::Result<std::t
             for l in http {
                 tasks.push(tokio::spawn(server::serve_http(l, d.clone(), cache.clone())));
             }
+            // SIGTERM / SIGINT: workers close their calls and sockets, then eagw exits
+            use tokio::signal::unix::{signal, SignalKind};
+            match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+                (Ok(mut term), Ok(mut int)) => {
+                    let which = tokio::select! {
+                        _ = term.recv() => "SIGTERM",
+                        _ = int.recv() => "SIGINT",
+                    };
+                    tracing::info!("{which}: shutting down");
+                    let calls = d.shutdown().await;
+                    tracing::info!(calls, "workers stopped");
+                }
+                _ => {
+                    for t in tasks.drain(..) {
+                        let _ = t.await;
+                    }
+                }
+            }
             for t in tasks {
-                let _ = t.await;
+                t.abort();
             }
         })
     })

@@ -157,6 +157,15 @@ impl Dispatcher {
         }
     }
 
+    /// Stops every worker (each closes its calls); returns how many calls were open.
+    pub async fn shutdown(&self) -> u64 {
+        let calls = self.worker_stats().await.calls;
+        for w in 0..self.workers.len() {
+            self.ask(w, Request::Shutdown, 0).await;
+        }
+        calls
+    }
+
     pub async fn worker_stats(&self) -> WorkerStats {
         let mut total = WorkerStats::default();
         for w in 0..self.workers.len() {
