@@ -7,95 +7,11 @@ use common::*;
 use eagw::control::bencode::{DictBuilder, Value};
 use eagw::transport::sdes::{format_crypto, parse_crypto, Crypto, SrtpKey, Suite};
 use eagw::transport::srtp::Srtp;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
-
-fn free_pair() -> u16 {
-    for _ in 0..100 {
-        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        let p = s.local_addr().unwrap().port() & !1;
-        drop(s);
-        if p > 1024 && std::net::UdpSocket::bind(("127.0.0.1", p)).is_ok() && std::net::UdpSocket::bind(("127.0.0.1", p + 1)).is_ok() {
-            return p;
-        }
-    }
-    panic!("no free port pair");
-}
-
-fn goertzel(x: &[i16], freq: f64) -> f64 {
-    let w = 2.0 * std::f64::consts::PI * freq / 8000.0;
-    let (mut s1, mut s2) = (0.0, 0.0);
-    for &v in x {
-        let s0 = v as f64 + 2.0 * w.cos() * s1 - s2;
-        s2 = s1;
-        s1 = s0;
-    }
-    s1 * s1 + s2 * s2 - 2.0 * w.cos() * s1 * s2
-}
 
 fn savp_sdp(port: u16, crypto: &Crypto) -> String {
     sdp(port, &format!("a={}\r\n", format_crypto(crypto))).replace("RTP/AVP", "RTP/SAVP")
-}
-
-/// ffmpeg receiving `port` (plain, or SRTP with `crypto`), 1.95 s of audio as s16 samples.
-fn ffmpeg_rx(dir: &std::path::Path, name: &str, port: u16, crypto: Option<&str>) -> std::process::Child {
-    let (proto, line) = match crypto {
-        Some(c) => ("RTP/SAVP", format!("a={c}\r\n")),
-        None => ("RTP/AVP", String::new()),
-    };
-    let sdp_path = dir.join(format!("{name}.sdp"));
-    std::fs::write(&sdp_path, format!("v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=rx\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {port} {proto} 0\r\na=rtpmap:0 PCMU/8000\r\n{line}")).unwrap();
-    Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y", "-protocol_whitelist", "file,udp,rtp,srtp", "-analyzeduration", "100000", "-i"])
-        .arg(&sdp_path)
-        .args(["-t", "1.95", "-f", "s16le", "-ar", "8000", "-ac", "1"])
-        .arg(dir.join(format!("{name}.raw")))
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-/// ffmpeg sending a 2 s PCMU tone from `local` to `to`, SRTP when `key` is given.
-fn ffmpeg_tx(freq: f64, local: u16, to: u16, key: Option<&SrtpKey>) {
-    let mut c = Command::new("ffmpeg");
-    c.args(["-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i"])
-        .arg(format!("sine=frequency={freq}:duration=2:sample_rate=8000:samples_per_frame=160"))
-        .args(["-c:a", "pcm_mulaw", "-ar", "8000", "-ac", "1", "-f", "rtp"]);
-    match key {
-        Some(k) => {
-            use base64::Engine;
-            c.args(["-srtp_out_suite", k.suite.name(), "-srtp_out_params"])
-                .arg(base64::engine::general_purpose::STANDARD.encode(&k.material))
-                .arg(format!("srtp://127.0.0.1:{to}?localport={local}"));
-        }
-        None => {
-            c.arg(format!("rtp://127.0.0.1:{to}?localport={local}"));
-        }
-    }
-    let out = c.stdin(Stdio::null()).output().unwrap();
-    assert!(out.status.success(), "ffmpeg sender: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-fn finish_rx(rx: std::process::Child, dir: &std::path::Path, name: &str, freq: f64, other: f64) {
-    let mut rx = rx;
-    for _ in 0..30 {
-        if rx.try_wait().unwrap().is_some() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    if rx.try_wait().unwrap().is_none() {
-        unsafe { libc::kill(rx.id() as i32, libc::SIGINT) };
-    }
-    let out = rx.wait_with_output().unwrap();
-    let pcm: Vec<i16> = std::fs::read(dir.join(format!("{name}.raw")))
-        .unwrap_or_else(|_| panic!("ffmpeg receiver wrote nothing: {}", String::from_utf8_lossy(&out.stderr)))
-        .chunks_exact(2)
-        .map(|c| i16::from_le_bytes([c[0], c[1]]))
-        .collect();
-    assert!(pcm.len() >= 15_000, "{name}: decoded {} samples of 16000", pcm.len());
-    assert!(goertzel(&pcm, freq) > 1000.0 * goertzel(&pcm, other), "{name}: not a {freq} Hz tone");
 }
 
 #[test]
