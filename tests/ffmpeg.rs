@@ -5,12 +5,11 @@
 mod common;
 use common::*;
 use eagw::control::bencode::DictBuilder;
-use std::process::Command;
 use std::time::Duration;
 
 #[test]
 fn ffmpeg_sends_and_receives_rtp_through_eagw_both_ways() {
-    assert!(Command::new("ffmpeg").arg("-version").output().map(|o| o.status.success()).unwrap_or(false), "ffmpeg missing: make test installs it");
+    require_ffmpeg();
     let mut e = Eagw::start(21, "");
     let dir = std::env::temp_dir().join(format!("eagw-ffmpeg-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -176,45 +176,23 @@ pub fn recv(fd: RawFd, buf: &mut [u8]) -> Option<usize> {
 pub fn set_rcvbuf(fd: RawFd, bytes: usize) -> usize {
     let v = bytes.min(i32::MAX as usize) as libc::c_int;
     let sz = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: option values are valid c_ints.
-    unsafe {
-        libc::setsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUF,
-            &v as *const _ as *const libc::c_void,
-            sz,
-        );
-    }
-    let mut got: libc::c_int = 0;
-    let mut len = sz;
-    unsafe {
-        libc::getsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUF,
-            &mut got as *mut _ as *mut libc::c_void,
-            &mut len,
-        );
-    }
-    // The kernel reports double the requested size (bookkeeping overhead).
+    let set = |opt: libc::c_int| {
+        // SAFETY: the option value is a valid c_int of the size given.
+        unsafe { libc::setsockopt(fd, libc::SOL_SOCKET, opt, &v as *const _ as *const libc::c_void, sz) };
+    };
+    let get = || {
+        let (mut got, mut len): (libc::c_int, libc::socklen_t) = (0, sz);
+        // SAFETY: `got` is a valid c_int and `len` its size.
+        unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, &mut got as *mut _ as *mut libc::c_void, &mut len) };
+        got
+    };
+    set(libc::SO_RCVBUF);
+    let mut got = get();
+    // The kernel reports double the requested size (bookkeeping overhead); past
+    // net.core.rmem_max only root's SO_RCVBUFFORCE raises it.
     if (got as usize) < bytes {
-        unsafe {
-            libc::setsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                libc::SO_RCVBUFFORCE,
-                &v as *const _ as *const libc::c_void,
-                sz,
-            );
-            libc::getsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                libc::SO_RCVBUF,
-                &mut got as *mut _ as *mut libc::c_void,
-                &mut len,
-            );
-        }
+        set(libc::SO_RCVBUFFORCE);
+        got = get();
     }
     got.max(0) as usize
 }

@@ -2,6 +2,7 @@
 //! sans-I/O generation), with replay protection on (it is off by default in rtc-srtp).
 
 use super::sdes::SrtpKey;
+use bytes::BytesMut;
 use rtc_srtp::context::Context;
 use rtc_srtp::option::{srtcp_replay_protection, srtp_replay_protection};
 
@@ -30,15 +31,16 @@ impl Srtp {
         Ok(Srtp { key, ctx })
     }
 
-    /// Authenticates and decrypts; an error for a bad tag, a replay or garbage.
-    pub fn unprotect(&mut self, pkt: &[u8], rtcp: bool) -> Result<Vec<u8>, String> {
+    /// Authenticates and decrypts; an error for a bad tag, a replay or garbage. The
+    /// buffer is rtc-srtp's own (one allocation per packet, no further copy).
+    pub fn unprotect(&mut self, pkt: &[u8], rtcp: bool) -> Result<BytesMut, String> {
         let r = if rtcp { self.ctx.decrypt_rtcp(pkt) } else { self.ctx.decrypt_rtp(pkt) };
-        r.map(|b| b.to_vec()).map_err(|e| e.to_string())
+        r.map_err(|e| e.to_string())
     }
 
-    pub fn protect(&mut self, pkt: &[u8], rtcp: bool) -> Result<Vec<u8>, String> {
+    pub fn protect(&mut self, pkt: &[u8], rtcp: bool) -> Result<BytesMut, String> {
         let r = if rtcp { self.ctx.encrypt_rtcp(pkt) } else { self.ctx.encrypt_rtp(pkt) };
-        r.map(|b| b.to_vec()).map_err(|e| e.to_string())
+        r.map_err(|e| e.to_string())
     }
 }
 
@@ -61,7 +63,7 @@ mod tests {
             let mut rx = Srtp::new(key).unwrap();
             let enc = tx.protect(&rtp(1), false).unwrap();
             assert_ne!(enc[12..172], rtp(1)[12..]);
-            assert_eq!(rx.unprotect(&enc, false).unwrap(), rtp(1), "{suite:?}");
+            assert_eq!(rx.unprotect(&enc, false).unwrap()[..], rtp(1)[..], "{suite:?}");
             assert!(rx.unprotect(&enc, false).is_err(), "{suite:?}: replay accepted");
             let mut bad = tx.protect(&rtp(2), false).unwrap();
             let n = bad.len();
@@ -69,7 +71,7 @@ mod tests {
             assert!(rx.unprotect(&bad, false).is_err(), "{suite:?}: bad tag accepted");
             let rr = [0x80u8, 201, 0, 1, 0, 0, 0, 7];
             let enc = tx.protect(&rr, true).unwrap();
-            assert_eq!(rx.unprotect(&enc, true).unwrap(), rr);
+            assert_eq!(rx.unprotect(&enc, true).unwrap()[..], rr[..]);
         }
     }
 }

@@ -340,6 +340,11 @@ pub fn totals(reply: &Value, kind: &str, key: &str) -> i64 {
 
 // ---- ffmpeg as an independent RTP/SRTP peer ----------------------------------------
 
+pub fn require_ffmpeg() {
+    let ok = std::process::Command::new("ffmpeg").arg("-version").output().map(|o| o.status.success()).unwrap_or(false);
+    assert!(ok, "ffmpeg missing: `make test` installs it (scripts/deps.sh test)");
+}
+
 /// A free even port whose odd neighbour is free too (ffmpeg binds RTP and RTCP).
 pub fn free_pair() -> u16 {
     for _ in 0..100 {
