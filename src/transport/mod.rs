@@ -1,6 +1,8 @@
-//! Transports of a media stream between the socket and the relay: SRTP with keys from SDES
-//! (RFC 4568) for IMS legs. ICE and DTLS-SRTP for WebRTC legs come next and hang off the
-//! same per-socket state.
+//! Transports of a media stream between the socket and the relay: ICE-lite and DTLS-SRTP
+//! for WebRTC legs, SRTP with keys from SDES (RFC 4568) for IMS legs. All sans-I/O: the
+//! worker's socket table feeds them datagrams and time.
 
+pub mod dtls;
+pub mod ice;
 pub mod sdes;
 pub mod srtp;

@@ -1,0 +1,282 @@
+//! ICE-lite (RFC 8445 §7.3, lite): the STUN server side of connectivity checks on one
+//! media socket, and the nomination that tells the relay where the party is.
+//!
+//! A lite agent never sends checks. It answers every authenticated Binding request on
+//! its host candidate with a success response (XOR-MAPPED-ADDRESS, MESSAGE-INTEGRITY with
+//! our password, FINGERPRINT), from the first check on, even before the answer with the
+//! party's credentials has arrived (§7.3: "MUST respond immediately"). A request with
+//! USE-CANDIDATE nominates its source: media goes there from then on, and a later
+//! nomination of another source moves it (§7.3.2, §8.2). Sources that passed an
+//! authenticated check are remembered as *validated*: DTLS is accepted only from them.
+//! Answering checks for the whole call is what consent freshness (RFC 7675) asks of a
+//! lite agent; the time of the last one is kept for `query`.
+//!
+//! STUN messages are parsed and built with `rtc-stun` (the webrtc-rs sans-I/O generation).
+
+use rtc_crypto::RTCCrypto;
+use rtc_stun::attributes::{ATTR_FINGERPRINT, ATTR_MESSAGE_INTEGRITY, ATTR_USERNAME, ATTR_USE_CANDIDATE};
+use rtc_stun::error_code::{ErrorCodeAttribute, CODE_BAD_REQUEST, CODE_UNAUTHORIZED};
+use rtc_stun::fingerprint::FINGERPRINT;
+use rtc_stun::integrity::MessageIntegrity;
+use rtc_stun::message::{Message, Setter, BINDING_ERROR, BINDING_SUCCESS, CLASS_INDICATION, CLASS_REQUEST, METHOD_BINDING};
+use rtc_stun::xoraddr::XorMappedAddress;
+use std::net::SocketAddr;
+
+/// Short-term credentials of one side (`a=ice-ufrag`, `a=ice-pwd`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Creds {
+    pub ufrag: String,
+    pub pwd: String,
+}
+
+impl Creds {
+    /// Fresh local credentials: 8 ufrag characters (48 bits), 24 password characters
+    /// (144 bits), from the ICE alphabet (RFC 8445 §5.3 asks for ≥ 24 and ≥ 128 bits).
+    pub fn generate() -> Result<Creds, String> {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let provider = rtc_crypto::default_provider().map_err(|e| format!("crypto provider: {e}"))?;
+        let mut raw = [0u8; 32];
+        provider.random().fill(&mut raw).map_err(|e| format!("random: {e}"))?;
+        let s: String = raw.iter().map(|b| ALPHABET[(b & 63) as usize] as char).collect();
+        Ok(Creds { ufrag: s[..8].to_string(), pwd: s[8..].to_string() })
+    }
+}
+
+/// What one STUN datagram did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// A valid check: send the response back to the source. `nominated` when it carried
+    /// USE-CANDIDATE and moved (or set) the selected address.
+    Answer { reply: Vec<u8>, nominated: bool },
+    /// A check that failed authentication or was malformed: send the error response
+    /// (400 / 401, no integrity) and count it.
+    Reject { reply: Vec<u8>, reason: &'static str },
+    /// Not answered: an indication (keepalive), a response, or unparseable bytes.
+    Ignore { error: Option<&'static str> },
+}
+
+/// How many validated source addresses a socket remembers (host, prflx, relayed, both
+/// families: a handful; the oldest goes first).
+const MAX_VALIDATED: usize = 8;
+
+/// The ICE-lite responder of one socket.
+#[derive(Debug)]
+pub struct IceLite {
+    pub local: Creds,
+    /// The source nominated by the controlling peer: media goes here.
+    selected: Option<SocketAddr>,
+    validated: Vec<SocketAddr>,
+    /// Monotonic ns of the last authenticated check (consent), 0 = none.
+    pub last_check_ns: u64,
+    pub checks: u64,
+}
+
+impl IceLite {
+    pub fn new(local: Creds) -> IceLite {
+        IceLite { local, selected: None, validated: Vec::new(), last_check_ns: 0, checks: 0 }
+    }
+
+    /// New local credentials (an ICE restart): checks must use them from now on; the
+    /// selected address stays until the peer nominates again (media keeps flowing).
+    pub fn restart(&mut self, local: Creds) {
+        if local != self.local {
+            self.local = local;
+            self.validated.clear();
+            self.validated.extend(self.selected);
+        }
+    }
+
+    pub fn selected(&self) -> Option<SocketAddr> {
+        self.selected
+    }
+
+    /// Whether `a` has passed an authenticated check (DTLS is accepted only from these).
+    #[inline]
+    pub fn is_validated(&self, a: SocketAddr) -> bool {
+        self.validated.contains(&a)
+    }
+
+    /// One datagram whose first byte is 0–3 (RFC 7983), from `from`.
+    pub fn on_stun(&mut self, pkt: &[u8], from: SocketAddr, now_ns: u64, crypto: &dyn RTCCrypto) -> Outcome {
+        let mut m = Message { raw: pkt.to_vec(), ..Message::default() };
+        if m.decode().is_err() {
+            return Outcome::Ignore { error: Some("malformed STUN") };
+        }
+        if m.typ.method != METHOD_BINDING {
+            return Outcome::Ignore { error: Some("STUN method other than Binding") };
+        }
+        if m.typ.class == CLASS_INDICATION {
+            return Outcome::Ignore { error: None }; // keepalive (RFC 8445 §11)
+        }
+        if m.typ.class != CLASS_REQUEST {
+            return Outcome::Ignore { error: Some("unexpected STUN response") };
+        }
+        if m.contains(ATTR_FINGERPRINT) && FINGERPRINT.check(&m).is_err() {
+            return Outcome::Ignore { error: Some("STUN FINGERPRINT mismatch") };
+        }
+        let Ok(user) = m.get(ATTR_USERNAME) else {
+            return self.reject(&m, CODE_BAD_REQUEST, "Bad Request", "check without USERNAME", crypto);
+        };
+        if !m.contains(ATTR_MESSAGE_INTEGRITY) {
+            return self.reject(&m, CODE_BAD_REQUEST, "Bad Request", "check without MESSAGE-INTEGRITY", crypto);
+        }
+        // USERNAME is "<our ufrag>:<their ufrag>"; only the first half is ours to check
+        let ours = user.split(|&b| b == b':').next().unwrap_or(&[]);
+        if user.len() <= ours.len() || ours != self.local.ufrag.as_bytes() {
+            return self.reject(&m, CODE_UNAUTHORIZED, "Unauthorized", "check with a wrong ufrag", crypto);
+        }
+        if MessageIntegrity::check(&mut m, self.local.pwd.as_bytes(), crypto).is_err() {
+            return self.reject(&m, CODE_UNAUTHORIZED, "Unauthorized", "check with a wrong password", crypto);
+        }
+        self.checks += 1;
+        self.last_check_ns = now_ns;
+        if !self.validated.contains(&from) {
+            if self.validated.len() == MAX_VALIDATED {
+                let keep = self.selected;
+                if let Some(i) = self.validated.iter().position(|a| Some(*a) != keep) {
+                    self.validated.remove(i);
+                }
+            }
+            self.validated.push(from);
+        }
+        let nominated = m.contains(ATTR_USE_CANDIDATE) && self.selected != Some(from);
+        if m.contains(ATTR_USE_CANDIDATE) {
+            self.selected = Some(from);
+        }
+        let xor = XorMappedAddress { ip: from.ip(), port: from.port() };
+        let integrity = MessageIntegrity::new_short_term_integrity_with_provider(self.local.pwd.clone(), crypto);
+        match build(&m, BINDING_SUCCESS, &[&xor, &integrity, &FINGERPRINT]) {
+            Some(reply) => Outcome::Answer { reply, nominated },
+            None => Outcome::Ignore { error: Some("could not build a STUN response") },
+        }
+    }
+
+    fn reject(
+        &self,
+        m: &Message,
+        code: rtc_stun::error_code::ErrorCode,
+        phrase: &str,
+        reason: &'static str,
+        _crypto: &dyn RTCCrypto,
+    ) -> Outcome {
+        let err = ErrorCodeAttribute { code, reason: phrase.as_bytes().to_vec() };
+        match build(m, BINDING_ERROR, &[&err, &FINGERPRINT]) {
+            Some(reply) => Outcome::Reject { reply, reason },
+            None => Outcome::Ignore { error: Some(reason) },
+        }
+    }
+}
+
+/// A response to `req` (same transaction ID) with the given attributes, in order.
+fn build(req: &Message, typ: rtc_stun::message::MessageType, attrs: &[&dyn Setter]) -> Option<Vec<u8>> {
+    let mut out = Message::new();
+    out.typ = typ;
+    out.transaction_id = req.transaction_id;
+    out.write_header();
+    for a in attrs {
+        a.add_to(&mut out).ok()?;
+    }
+    Some(out.raw)
+}
+
+/// The SDP candidate line of a lite host candidate (RFC 8445 §5.1.2.1: type preference
+/// 126, local preference 65535; foundation per address family).
+pub fn host_candidate(component: u8, addr: SocketAddr) -> String {
+    let prio: u32 = (126 << 24) | (65535 << 8) | (256 - component as u32);
+    let foundation = if addr.is_ipv4() { 1 } else { 2 };
+    format!("candidate:{foundation} {component} UDP {prio} {} {} typ host", addr.ip(), addr.port())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rtc_stun::attributes::ATTR_PRIORITY;
+    use rtc_stun::message::Getter;
+    use rtc_stun::message::{TransactionId, BINDING_REQUEST, CLASS_ERROR_RESPONSE, CLASS_SUCCESS_RESPONSE};
+    use rtc_stun::textattrs::TextAttribute;
+
+    fn provider() -> std::sync::Arc<dyn rtc_crypto::RTCCryptoProvider> {
+        rtc_crypto::default_provider().unwrap()
+    }
+
+    /// A check as a browser sends it.
+    pub fn check(user: &str, pwd: &str, use_candidate: bool) -> Vec<u8> {
+        let p = provider();
+        let mut m = Message::new();
+        let uname = TextAttribute::new(ATTR_USERNAME, user.to_string());
+        let integrity = MessageIntegrity::new_short_term_integrity_with_provider(pwd.to_string(), p.crypto());
+        let mut setters: Vec<Box<dyn Setter>> = vec![Box::new(BINDING_REQUEST), Box::new(TransactionId::new()), Box::new(uname)];
+        m.build(&setters.drain(..).collect::<Vec<_>>()).unwrap();
+        m.add(ATTR_PRIORITY, &1845501695u32.to_be_bytes());
+        if use_candidate {
+            m.add(ATTR_USE_CANDIDATE, &[]);
+        }
+        integrity.add_to(&mut m).unwrap();
+        FINGERPRINT.add_to(&mut m).unwrap();
+        m.raw
+    }
+
+    fn decode(b: &[u8]) -> Message {
+        let mut m = Message { raw: b.to_vec(), ..Message::default() };
+        m.decode().unwrap();
+        m
+    }
+
+    #[test]
+    fn answers_nominates_and_moves() {
+        let p = provider();
+        let mut ice = IceLite::new(Creds { ufrag: "loca".into(), pwd: "localpassword-0123456789".into() });
+        let a: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let b: SocketAddr = "127.0.0.1:6000".parse().unwrap();
+        // a check before the party's credentials are known is answered at once
+        let Outcome::Answer { reply, nominated } = ice.on_stun(&check("loca:rem", "localpassword-0123456789", false), a, 1, p.crypto()) else { panic!() };
+        assert!(!nominated);
+        assert_eq!(ice.selected(), None);
+        assert!(ice.is_validated(a) && !ice.is_validated(b));
+        let mut r = decode(&reply);
+        assert_eq!(r.typ.class, CLASS_SUCCESS_RESPONSE);
+        MessageIntegrity::check(&mut r, b"localpassword-0123456789", p.crypto()).unwrap();
+        FINGERPRINT.check(&r).unwrap();
+        let mut x = XorMappedAddress::default();
+        x.get_from_as(&r, rtc_stun::attributes::ATTR_XORMAPPED_ADDRESS).unwrap();
+        assert_eq!(SocketAddr::new(x.ip, x.port), a);
+        // USE-CANDIDATE selects; a later nomination of another source moves the selection
+        assert!(matches!(ice.on_stun(&check("loca:rem", "localpassword-0123456789", true), a, 2, p.crypto()), Outcome::Answer { nominated: true, .. }));
+        assert_eq!(ice.selected(), Some(a));
+        assert!(matches!(ice.on_stun(&check("loca:rem", "localpassword-0123456789", true), a, 3, p.crypto()), Outcome::Answer { nominated: false, .. }));
+        assert!(matches!(ice.on_stun(&check("loca:rem", "localpassword-0123456789", true), b, 4, p.crypto()), Outcome::Answer { nominated: true, .. }));
+        assert_eq!(ice.selected(), Some(b));
+        assert_eq!((ice.checks, ice.last_check_ns), (4, 4));
+    }
+
+    #[test]
+    fn wrong_credentials_are_refused_without_effect() {
+        let p = provider();
+        let mut ice = IceLite::new(Creds { ufrag: "loca".into(), pwd: "localpassword-0123456789".into() });
+        let a: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        for (pkt, code) in [
+            (check("loca:rem", "wrong-password-0123456789", true), 401),
+            (check("other:rem", "localpassword-0123456789", true), 401),
+            (check("loca", "localpassword-0123456789", true), 401),
+        ] {
+            let Outcome::Reject { reply, .. } = ice.on_stun(&pkt, a, 1, p.crypto()) else { panic!() };
+            let r = decode(&reply);
+            assert_eq!(r.typ.class, CLASS_ERROR_RESPONSE);
+            let mut e = ErrorCodeAttribute::default();
+            e.get_from(&r).unwrap();
+            assert_eq!(e.code.0, code);
+        }
+        assert_eq!(ice.selected(), None);
+        assert!(!ice.is_validated(a));
+        assert!(matches!(ice.on_stun(b"\x00\x01\x00\x00garbage", a, 1, p.crypto()), Outcome::Ignore { error: Some(_) }));
+        // after a restart the old password no longer works
+        ice.restart(Creds { ufrag: "new1".into(), pwd: "newpassword-0123456789ab".into() });
+        assert!(matches!(ice.on_stun(&check("loca:rem", "localpassword-0123456789", true), a, 1, p.crypto()), Outcome::Reject { .. }));
+        assert!(matches!(ice.on_stun(&check("new1:rem", "newpassword-0123456789ab", true), a, 1, p.crypto()), Outcome::Answer { .. }));
+    }
+
+    #[test]
+    fn candidate_line() {
+        assert_eq!(host_candidate(1, "10.0.0.1:30000".parse().unwrap()), "candidate:1 1 UDP 2130706431 10.0.0.1 30000 typ host");
+    }
+}
