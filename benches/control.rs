@@ -37,7 +37,7 @@ fn control(c: &mut Criterion) {
             parse_options(&v).unwrap()
         })
     });
-    let ifaces = Interfaces { names: vec!["access".into(), "core".into()], families: vec![(true, true), (true, true)] };
+    let ifaces = Interfaces { names: vec!["access".into(), "core".into()], families: vec![(true, true), (true, true)], fingerprint: "sha-256 00".into() };
     let mut socks = FakeSockets::default();
     c.bench_function("ng_offer_decode_dispatch_rewrite_encode", |b| {
         b.iter(|| {
@@ -58,7 +58,7 @@ fn control(c: &mut Criterion) {
             let (o, a) = eagw::session::testing::offer_answer_options(OFFER, &ans);
             let mut call = Call::new("c", eagw::session::call::default_learn(), 0);
             let x = call.offer(&o, &ifaces, &mut socks, 0).unwrap();
-            let y = call.answer(&a, &mut socks, 1).unwrap();
+            let y = call.answer(&a, &ifaces, &mut socks, 1).unwrap();
             call.close(&mut socks);
             (x, y)
         })

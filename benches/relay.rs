@@ -29,14 +29,15 @@ fn relay(c: &mut Criterion) {
         "bench",
     )
     .unwrap();
-    let mut t = SocketTable::new(&cfg, 0, 1).unwrap();
+    let id = std::sync::Arc::new(eagw::transport::dtls::Identity::generate().unwrap());
+    let mut t = SocketTable::new(&cfg, 0, 1, id).unwrap();
     let (a, _) = t.open(0, Family::Ip4, false).unwrap();
     let (b, _) = t.open(0, Family::Ip4, false).unwrap();
     let caller = UdpSocket::bind("127.0.0.1:0").unwrap();
     let callee = UdpSocket::bind("127.0.0.1:0").unwrap();
     let learn = LearnOpts { mode: Learning::Delayed, handover: false, asymmetric: false };
-    t.wire(a.handle, Wiring { peer: Some(caller.local_addr().unwrap()), learn, fwd_rtp: Some(b.handle), fwd_rtcp: Some(b.handle), rtcp_only: false, crypt: Crypt::Plain });
-    t.wire(b.handle, Wiring { peer: Some(callee.local_addr().unwrap()), learn, fwd_rtp: Some(a.handle), fwd_rtcp: Some(a.handle), rtcp_only: false, crypt: Crypt::Plain });
+    t.wire(a.handle, Wiring { peer: Some(caller.local_addr().unwrap()), learn, fwd_rtp: Some(b.handle), fwd_rtcp: Some(b.handle), rtcp_only: false, crypt: Crypt::Plain, ice: None });
+    t.wire(b.handle, Wiring { peer: Some(callee.local_addr().unwrap()), learn, fwd_rtp: Some(a.handle), fwd_rtcp: Some(a.handle), rtcp_only: false, crypt: Crypt::Plain, ice: None });
     let pkt = rtp_packet();
     let mut buf = vec![0u8; 65536];
     let mut rbuf = [0u8; 2048];
@@ -68,8 +69,8 @@ fn relay(c: &mut Criterion) {
     let (sp, _) = t.open(0, Family::Ip4, false).unwrap();
     let (d, _) = t.open(0, Family::Ip4, false).unwrap();
     let srtp_peer = UdpSocket::bind("127.0.0.1:0").unwrap();
-    t.wire(sp.handle, Wiring { peer: Some(srtp_peer.local_addr().unwrap()), learn, fwd_rtp: Some(d.handle), fwd_rtcp: Some(d.handle), rtcp_only: false, crypt: Crypt::Srtp { rx: Some(key.clone()), tx: Some(key.clone()) } });
-    t.wire(d.handle, Wiring { peer: Some(callee.local_addr().unwrap()), learn, fwd_rtp: Some(sp.handle), fwd_rtcp: Some(sp.handle), rtcp_only: false, crypt: Crypt::Plain });
+    t.wire(sp.handle, Wiring { peer: Some(srtp_peer.local_addr().unwrap()), learn, fwd_rtp: Some(d.handle), fwd_rtcp: Some(d.handle), rtcp_only: false, crypt: Crypt::Srtp { rx: Some(key.clone()), tx: Some(key.clone()) }, ice: None });
+    t.wire(d.handle, Wiring { peer: Some(callee.local_addr().unwrap()), learn, fwd_rtp: Some(sp.handle), fwd_rtcp: Some(sp.handle), rtcp_only: false, crypt: Crypt::Plain, ice: None });
     let mut tx = Srtp::new(key).unwrap();
     let mut seq: u16 = 0;
     g.bench_function("eagw_worker_srtp_in_rtp_out", |bch| {

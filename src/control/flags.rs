@@ -7,6 +7,7 @@ use super::bencode::Value;
 use super::rtpp_flags::{self, Item, Val};
 use crate::config::Learning;
 use crate::sdp::Family;
+use crate::session::options::DtlsMode;
 use crate::session::{IceMode, Options};
 
 /// `transport protocol`, `Transport_Protocol` → `transport-protocol`.
@@ -94,7 +95,7 @@ fn apply_kv(o: &mut Options, key: &str, v: &Value) -> Result<(), String> {
                 apply_flag(o, &format!("SDES-{r}"));
             }
         }
-        "osrtp" | "t.38" | "t38" | "bundle" | "extmap" | "sdp-attr" | "dtls-fingerprint" | "ice-lite" => {
+        "osrtp" | "t.38" | "t38" | "bundle" | "extmap" | "sdp-attr" | "dtls-fingerprint" | "ice-lite" | "dtls-reverse" => {
             o.warnings.push(format!("{key} is not supported yet; ignored"));
         }
         "transport-protocol" => o.transport_protocol = Some(need_str(key, v)?),
@@ -111,15 +112,21 @@ fn apply_kv(o: &mut Options, key: &str, v: &Value) -> Result<(), String> {
                     IceMode::Default
                 }
             };
-            if matches!(o.ice, IceMode::Force | IceMode::ForceRelay | IceMode::Optional) {
-                o.warnings.push(format!("ICE={s} is not supported yet: ICE removed, plain RTP offered"));
+            if o.ice == IceMode::ForceRelay {
+                o.warnings.push("ICE=force-relay: eagw has no TURN relay candidates yet; host candidates offered".into());
             }
         }
         "dtls" => {
             let s = norm(&need_str(key, v)?);
-            if !matches!(s.as_str(), "off" | "no" | "disable") {
-                o.warnings.push(format!("DTLS={s} is not supported yet"));
-            }
+            o.dtls = match s.as_str() {
+                "off" | "no" | "disable" => DtlsMode::Off,
+                "passive" => DtlsMode::Passive,
+                "active" => DtlsMode::Active,
+                _ => {
+                    tracing::warn!("unknown DTLS value {s:?} ignored");
+                    DtlsMode::Default
+                }
+            };
         }
         "direction" => {
             let d = strings(v);
@@ -236,7 +243,17 @@ pub fn apply_flag(o: &mut Options, token: &str) {
         "always-transcode" | "force-transcoding" | "allow-transcoding" => {
             o.warnings.push(format!("{token}: transcoding is not supported yet; ignored"))
         }
-        "webrtc" | "generate-rtcp" | "trickle-ice" | "fragment" | "generate-mid" | "reject-ice" | "pierce-nat" | "nat-wait" | "recrypt" => {
+        // rtpengine's alias for what a browser needs
+        "webrtc" => {
+            o.transport_protocol = Some("UDP/TLS/RTP/SAVPF".into());
+            o.ice = IceMode::Force;
+            o.rtcp_mux.offer = true;
+            o.rtcp_mux.require = true;
+        }
+        // trickle fragments carry no SDP eagw needs (it offers only host candidates); mids
+        // are always echoed
+        "trickle-ice" | "fragment" | "generate-mid" => {}
+        "generate-rtcp" | "reject-ice" | "pierce-nat" | "nat-wait" | "recrypt" => {
             o.warnings.push(format!("{token} is not supported yet; ignored"))
         }
         "loop-protect" | "record-call" | "no-redis-update" | "to-tag" | "directional" | "reset" | "all"

@@ -200,6 +200,11 @@ impl Dispatcher {
             .val("learningdrops", i(s.learning_drops))
             .val("undeliverablepackets", i(s.undeliverable))
             .val("srtperrors", i(s.srtp_errors))
+            .val("icechecks", i(s.ice_checks))
+            .val("stunerrors", i(s.stun_errors))
+            .val("dtlshandshakes", i(s.dtls_handshakes))
+            .val("dtlsfailures", i(s.dtls_failures))
+            .val("dtlserrors", i(s.dtls_errors))
             .val("errors", i(s.errors))
             .build();
         let mut ctl = DictBuilder::new();

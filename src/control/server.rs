@@ -428,6 +428,11 @@ pub async fn metrics(d: &Dispatcher) -> String {
     m("learning_drops_total", "counter", "Packets held back while the source was being learned.", s.learning_drops);
     m("undeliverable_packets_total", "counter", "Packets with no known destination or a failed send.", s.undeliverable);
     m("srtp_errors_total", "counter", "SRTP/SRTCP packets failing authentication or replayed, dropped.", s.srtp_errors);
+    m("ice_checks_total", "counter", "ICE connectivity and consent checks answered.", s.ice_checks);
+    m("stun_errors_total", "counter", "STUN failing authentication or parsing, not answered with success.", s.stun_errors);
+    m("dtls_handshakes_total", "counter", "DTLS-SRTP handshakes completed.", s.dtls_handshakes);
+    m("dtls_failures_total", "counter", "DTLS-SRTP handshakes failed (fingerprint, timeout, alert).", s.dtls_failures);
+    m("dtls_errors_total", "counter", "DTLS records dropped (garbage, unvalidated source, no fingerprint yet).", s.dtls_errors);
     m("ng_errors_total", "counter", "ng requests answered with an error.", c.errors.load(Ordering::Relaxed));
     m("ng_malformed_total", "counter", "ng requests that could not be decoded.", c.malformed.load(Ordering::Relaxed));
     m("ng_retransmissions_total", "counter", "ng requests answered from the cookie cache.", c.retransmissions.load(Ordering::Relaxed));

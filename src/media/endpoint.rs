@@ -112,6 +112,11 @@ impl Endpoint {
         self.candidate = None;
     }
 
+    /// ICE nominated `a`: media goes there and comes only from there.
+    pub fn select(&mut self, a: SocketAddr) {
+        self.latch(a, true);
+    }
+
     /// Called for every well-formed packet received on the socket.
     #[inline]
     pub fn on_packet(&mut self, from: SocketAddr, now_ns: u64) -> Verdict {

@@ -1,9 +1,12 @@
 //! Call, Leg and MediaState, and the offer/answer processing that rewrites SDP.
 
+use super::options::DtlsMode;
+use super::webrtc::{self, DtlsSide, Setup};
 use super::{
-    Crypt, Handle, Interfaces, LearnOpts, LocalPort, MediaSockets, NgError, Options, Wiring,
+    Crypt, Handle, IceMode, Interfaces, LearnOpts, LocalPort, MediaSockets, NgError, Options, Wiring,
 };
 use crate::config::Learning;
+use crate::transport::ice::Creds;
 use crate::sdp::{self, Family, Line, Media, Sdp};
 use crate::transport::sdes::{self, Crypto, SrtpKey};
 use std::net::{IpAddr, SocketAddr};
@@ -61,6 +64,14 @@ pub struct MediaState {
     pub sdes_local: Vec<Crypto>,
     pub sdes_offered: Vec<Crypto>,
     pub sdes_remote: Option<Crypto>,
+    /// The party's `a=mid` (echoed into answers that lack one).
+    pub mid: Option<String>,
+    /// ICE towards this party: our credentials (Some: eagw is the ICE-lite agent facing
+    /// it) and the party's.
+    pub ice_local: Option<Creds>,
+    pub ice_remote: Option<Creds>,
+    /// DTLS-SRTP towards this party, terminated by eagw.
+    pub dtls: Option<DtlsSide>,
 }
 
 impl MediaState {
@@ -70,6 +81,9 @@ impl MediaState {
     }
 
     fn crypt(&self) -> Crypt {
+        if let Some(d) = &self.dtls {
+            return Crypt::Dtls { client: d.client(), remote: d.remote.clone(), epoch: d.epoch };
+        }
         if !self.terminates_srtp() {
             return Crypt::Plain;
         }
@@ -468,8 +482,10 @@ impl Call {
         self.legs[b].peer = Some(a);
 
         let mut out = outgoing(&input);
+        webrtc::strip_dtls(&mut out);
 
         let mut locals = vec![];
+        let mut lite = false;
         for (i, m_in) in input.media.iter().enumerate() {
             let (remote, remote_rtcp, in_family) = remote_of(&input, m_in, o);
             let out_family = o.address_family.unwrap_or(in_family);
@@ -494,11 +510,44 @@ impl Call {
                 ma.proto = in_proto.clone();
                 ma.offered_mux = offered_mux;
                 ma.rejected = rejected;
+                ma.mid = m_in.attr("mid").map(|v| v.trim().to_string());
             }
+            let a_ice = webrtc::ice_creds(&input, m_in);
+            offerer_ice(&mut self.legs[a].medias[i], a_ice.clone())?;
+            offerer_dtls(&mut self.legs[a].medias[i], &input, m_in, &in_proto, o)?;
             let mb = &mut self.legs[b].medias[i];
             mb.proto = out_proto.clone();
             mb.rejected = rejected;
             mb.rtcp_mux = o.rtcp_mux.require;
+            let want_ice = match o.ice {
+                IceMode::Force | IceMode::ForceRelay => true,
+                IceMode::Remove => false,
+                IceMode::Default | IceMode::Optional => a_ice.is_some(),
+            };
+            if want_ice {
+                if mb.ice_local.is_none() {
+                    mb.ice_local = Some(Creds::generate().map_err(NgError::new)?);
+                }
+            } else {
+                mb.ice_local = None;
+                mb.ice_remote = None;
+            }
+            if proto_kind(&out_proto) == ProtoKind::Dtls {
+                if o.dtls == DtlsMode::Off {
+                    return Err(NgError::new(format!("DTLS=off with transport-protocol {out_proto}")));
+                }
+                if mb.dtls.is_none() {
+                    let local_setup = match o.dtls {
+                        DtlsMode::Passive => Setup::Passive,
+                        DtlsMode::Active => Setup::Active,
+                        _ => Setup::ActPass,
+                    };
+                    let local_tls_id = webrtc::new_tls_id().map_err(NgError::new)?;
+                    mb.dtls = Some(DtlsSide { local_setup, remote: None, remote_tls_id: None, local_tls_id, epoch: 0 });
+                }
+            } else {
+                mb.dtls = None;
+            }
 
             let m_out = &mut out.media[i];
             if rejected {
@@ -514,7 +563,7 @@ impl Call {
             apply_codec_opts(m_out, o)?;
             // SDES: terminate SRTP where the protocol changes between the sides
             match (proto_kind(&in_proto), proto_kind(&out_proto)) {
-                (ProtoKind::Sdes, ProtoKind::Plain) => {
+                (ProtoKind::Sdes, ProtoKind::Plain | ProtoKind::Dtls) => {
                     let offered = crypto_lines(m_in);
                     if offered.is_empty() {
                         return Err(NgError::new(format!("m={} {in_proto} without a usable a=crypto", m_in.media)));
@@ -527,7 +576,7 @@ impl Call {
                     self.legs[b].medias[i].clear_sdes();
                     set_crypto_lines(m_out, &[]);
                 }
-                (ProtoKind::Plain, ProtoKind::Sdes) => {
+                (ProtoKind::Plain | ProtoKind::Dtls, ProtoKind::Sdes) => {
                     self.legs[a].medias[i].clear_sdes();
                     let mb = &mut self.legs[b].medias[i];
                     if mb.sdes_local.is_empty() {
@@ -547,7 +596,17 @@ impl Call {
             let mb = &self.legs[b].medias[i];
             let rtcp_port = if o.rtcp_mux.require { rtp.bound.port() } else { mb.rtcp.map_or(rtp.bound.port(), |p| p.bound.port()) };
             set_rtcp_lines(m_out, mux_out, rtcp_port, rtp.advertised, o);
+            if let Some(d) = &mb.dtls {
+                webrtc::write_dtls(m_out, &ifaces.fingerprint, d);
+            }
+            if let Some(c) = &mb.ice_local {
+                webrtc::write_ice(m_out, c, &rtp, if o.rtcp_mux.require { None } else { mb.rtcp.as_ref() });
+                lite = true;
+            }
             locals.push(Some((rtp.advertised, family_of(rtp.advertised))));
+        }
+        if lite {
+            webrtc::mark_lite(&mut out);
         }
         rewrite_addresses(&mut out, &locals, o);
         self.rewire(a, b, socks);
@@ -559,6 +618,7 @@ impl Call {
     pub fn answer(
         &mut self,
         o: &Options,
+        ifaces: &Interfaces,
         socks: &mut dyn MediaSockets,
         now_ns: u64,
     ) -> Result<String, NgError> {
@@ -607,7 +667,9 @@ impl Call {
         }
 
         let mut out = outgoing(&input);
+        webrtc::strip_dtls(&mut out);
         let mut locals = vec![];
+        let mut lite = false;
         for (i, m_in) in input.media.iter().enumerate() {
             let (remote, remote_rtcp, _) = remote_of(&input, m_in, o);
             let answered_mux = m_in.has_attr("rtcp-mux");
@@ -617,10 +679,11 @@ impl Call {
                 mb.remote_rtcp = if answered_mux { remote } else { remote_rtcp };
                 mb.rtcp_mux = answered_mux || mb.rtcp_mux;
                 mb.rejected = m_in.port == 0;
-                if m_in.proto != mb.proto && !o.transport_protocol.as_deref().is_some_and(|p| p.eq_ignore_ascii_case("accept")) {
+                if proto_kind(&m_in.proto) != proto_kind(&mb.proto) && !o.transport_protocol.as_deref().is_some_and(|p| p.eq_ignore_ascii_case("accept")) {
                     check_proto_change(&m_in.proto, &mb.proto)?;
                 }
             }
+            answerer_webrtc(&mut self.legs[b].medias[i], &input, m_in)?;
             // SDES towards the answerer: its key, and which of ours it took (by tag)
             let mb = &mut self.legs[b].medias[i];
             if !mb.sdes_local.is_empty() && m_in.port != 0 {
@@ -664,7 +727,18 @@ impl Call {
             }
             let rtcp_port = if a_mux { rtp.bound.port() } else { ma.rtcp.map_or(rtp.bound.port(), |p| p.bound.port()) };
             set_rtcp_lines(m_out, a_mux, rtcp_port, rtp.advertised, o);
+            if let Some(d) = &ma.dtls {
+                webrtc::write_dtls(m_out, &ifaces.fingerprint, d);
+            }
+            if let Some(c) = &ma.ice_local {
+                webrtc::write_ice(m_out, c, &rtp, if a_mux { None } else { ma.rtcp.as_ref() });
+                lite = true;
+            }
+            webrtc::ensure_mid(m_out, ma.mid.as_deref());
             locals.push(Some((rtp.advertised, family_of(rtp.advertised))));
+        }
+        if lite {
+            webrtc::mark_lite(&mut out);
         }
         rewrite_addresses(&mut out, &locals, o);
         self.rewire(a, b, socks);
@@ -691,27 +765,35 @@ impl Call {
     fn wire_side(&self, from: &MediaState, to: &MediaState, socks: &mut dyn MediaSockets) {
         let (Some(rtp), Some(to_rtp)) = (from.rtp, to.rtp) else { return };
         let to_rtcp = if to.rtcp_mux { Some(to_rtp.handle) } else { to.rtcp.map(|p| p.handle).or(Some(to_rtp.handle)) };
+        // with ICE the party's address is what it nominates, never the SDP's or a learned one
+        let ice = from.ice_local.is_some();
+        let learn = if ice { LearnOpts { mode: Learning::Off, handover: false, asymmetric: false } } else { self.learn };
         socks.wire(
             rtp.handle,
             Wiring {
-                peer: from.remote,
-                learn: self.learn,
+                peer: if ice { None } else { from.remote },
+                learn,
                 fwd_rtp: Some(to_rtp.handle),
                 fwd_rtcp: to_rtcp,
                 rtcp_only: false,
                 crypt: from.crypt(),
+                ice: from.ice_local.clone(),
             },
         );
         if let Some(rtcp) = from.rtcp {
+            // DTLS-SRTP keys only the RTP component (browsers always mux): a separate RTCP
+            // socket towards a DTLS party passes nothing
+            let crypt = if from.dtls.is_some() { Crypt::Srtp { rx: None, tx: None } } else { from.crypt() };
             socks.wire(
                 rtcp.handle,
                 Wiring {
-                    peer: if from.rtcp_mux { None } else { from.remote_rtcp },
-                    learn: self.learn,
+                    peer: if from.rtcp_mux || ice { None } else { from.remote_rtcp },
+                    learn,
                     fwd_rtp: None,
                     fwd_rtcp: to_rtcp,
                     rtcp_only: true,
-                    crypt: from.crypt(),
+                    crypt,
+                    ice: from.ice_local.clone(),
                 },
             );
         }
@@ -728,13 +810,12 @@ fn family_of(ip: IpAddr) -> Family {
 
 fn check_proto_change(from: &str, to: &str) -> Result<(), NgError> {
     let (f, t) = (proto_kind(from), proto_kind(to));
-    if f == ProtoKind::Dtls || t == ProtoKind::Dtls {
-        if f == t && from.eq_ignore_ascii_case(to) {
-            return Err(NgError::new(format!("{from}: DTLS-SRTP termination is not supported yet")));
-        }
-        return Err(NgError::new(format!("transport-protocol {from} -> {to} needs DTLS-SRTP, not supported yet")));
+    if f == ProtoKind::Dtls && t == ProtoKind::Dtls {
+        return Err(NgError::new(format!(
+            "{from} on both sides: relaying DTLS-SRTP end to end is not supported (terminate it: transport-protocol RTP/AVP or RTP/SAVP on one side)"
+        )));
     }
-    if f != t && !matches!((f, t), (ProtoKind::Plain, ProtoKind::Sdes) | (ProtoKind::Sdes, ProtoKind::Plain)) {
+    if f != t && (f == ProtoKind::Other || t == ProtoKind::Other) {
         return Err(NgError::new(format!("transport-protocol {from} -> {to} is not supported")));
     }
     Ok(())
@@ -803,11 +884,104 @@ fn ensure_media(
         sdes_local: vec![],
         sdes_offered: vec![],
         sdes_remote: None,
+        mid: None,
+        ice_local: None,
+        ice_remote: None,
+        dtls: None,
     };
     if leg.medias.len() > i {
         leg.medias[i] = st;
     } else {
         leg.medias.push(st);
+    }
+    Ok(())
+}
+
+/// The offering party's ICE: new local credentials when it starts ICE or restarts it
+/// (RFC 8445 §9: the answerer changes its credentials too); none when it has no ICE.
+fn offerer_ice(ma: &mut MediaState, theirs: Option<Creds>) -> Result<(), NgError> {
+    match theirs {
+        Some(c) => {
+            if ma.ice_local.is_none() || ma.ice_remote.as_ref() != Some(&c) {
+                ma.ice_local = Some(Creds::generate().map_err(NgError::new)?);
+            }
+            ma.ice_remote = Some(c);
+        }
+        None => {
+            ma.ice_local = None;
+            ma.ice_remote = None;
+        }
+    }
+    Ok(())
+}
+
+/// The offering party's DTLS-SRTP: its fingerprint, and the role eagw will answer with
+/// (the opposite of the party's `a=setup`; `actpass` → active unless `DTLS=passive`).
+fn offerer_dtls(ma: &mut MediaState, input: &Sdp, m_in: &Media, in_proto: &str, o: &Options) -> Result<(), NgError> {
+    if proto_kind(in_proto) != ProtoKind::Dtls || m_in.port == 0 {
+        ma.dtls = None;
+        return Ok(());
+    }
+    let fp = webrtc::fingerprint(input, m_in)
+        .ok_or_else(|| NgError::new(format!("m={} {in_proto} without a usable a=fingerprint (sha-256)", m_in.media)))?;
+    let local_setup = match webrtc::setup(input, m_in).unwrap_or(Setup::ActPass) {
+        Setup::Active => Setup::Passive,
+        Setup::Passive => Setup::Active,
+        Setup::ActPass => match (o.dtls, &ma.dtls) {
+            (DtlsMode::Passive, _) => Setup::Passive,
+            (DtlsMode::Active, _) => Setup::Active,
+            (_, Some(d)) if d.local_setup != Setup::ActPass => d.local_setup, // a re-offer keeps the role
+            _ => Setup::Active,
+        },
+    };
+    let tls = webrtc::tls_id(input, m_in);
+    match &mut ma.dtls {
+        Some(d) => {
+            if d.local_setup != local_setup {
+                d.local_setup = local_setup;
+                d.epoch += 1;
+            }
+            d.set_remote(fp, tls).map_err(NgError::new)?;
+        }
+        None => {
+            let local_tls_id = webrtc::new_tls_id().map_err(NgError::new)?;
+            ma.dtls = Some(DtlsSide { local_setup, remote: Some(fp), remote_tls_id: tls, local_tls_id, epoch: 0 });
+        }
+    }
+    Ok(())
+}
+
+/// The answering party's ICE credentials and DTLS fingerprint and role, where eagw
+/// offered it ICE / DTLS-SRTP.
+fn answerer_webrtc(mb: &mut MediaState, input: &Sdp, m_in: &Media) -> Result<(), NgError> {
+    if m_in.port == 0 {
+        return Ok(());
+    }
+    if mb.ice_local.is_some() {
+        match webrtc::ice_creds(input, m_in) {
+            Some(c) => mb.ice_remote = Some(c),
+            None => {
+                // the party does not do ICE: plain latching towards it
+                mb.ice_local = None;
+                mb.ice_remote = None;
+            }
+        }
+    }
+    if let Some(d) = &mut mb.dtls {
+        if proto_kind(&m_in.proto) != ProtoKind::Dtls {
+            return Err(NgError::new(format!("answer refused DTLS-SRTP (m={} {})", m_in.media, m_in.proto)));
+        }
+        let fp = webrtc::fingerprint(input, m_in)
+            .ok_or_else(|| NgError::new(format!("answer m={} without a usable a=fingerprint (sha-256)", m_in.media)))?;
+        let role = match webrtc::setup(input, m_in) {
+            Some(Setup::Passive) => Setup::Active,
+            _ => Setup::Passive, // active (or, wrongly, actpass / none: RFC 4145's default)
+        };
+        if d.local_setup != role && d.local_setup != Setup::ActPass && d.remote.is_some() {
+            d.epoch += 1;
+        }
+        d.local_setup = role;
+        d.set_remote(fp, webrtc::tls_id(input, m_in)).map_err(NgError::new)?;
     }
     Ok(())
 }

@@ -17,12 +17,15 @@ pub mod report;
 pub mod testing;
 #[cfg(test)]
 mod tests;
+pub mod webrtc;
 
 pub use call::{Call, Leg, MediaState};
-pub use options::{IceMode, Options, RtcpMuxOpts};
+pub use options::{DtlsMode, IceMode, Options, RtcpMuxOpts};
 
 use crate::config::Learning;
 use crate::sdp::Family;
+use crate::transport::dtls::Fingerprint;
+use crate::transport::ice::Creds;
 use crate::transport::sdes::SrtpKey;
 use std::net::{IpAddr, SocketAddr};
 
@@ -56,6 +59,10 @@ pub enum Crypt {
     /// eagw terminates SRTP towards the party: `rx` decrypts what the party sends, `tx`
     /// encrypts what eagw sends it. None while not negotiated: nothing passes then.
     Srtp { rx: Option<SrtpKey>, tx: Option<SrtpKey> },
+    /// eagw terminates DTLS-SRTP towards the party: SRTP keys come from the handshake.
+    /// `remote` None: the party's fingerprint is not known yet (nothing passes, DTLS is
+    /// dropped until it is). A new `epoch` is a new association.
+    Dtls { client: bool, remote: Option<Fingerprint>, epoch: u32 },
 }
 
 /// The wiring of one socket: who may send to it, and where what it receives goes.
@@ -71,6 +78,9 @@ pub struct Wiring {
     /// Whether this socket is an RTCP-only socket (RTP arriving here is an error).
     pub rtcp_only: bool,
     pub crypt: Crypt,
+    /// eagw is the ICE-lite agent towards the party, with these local credentials: the
+    /// socket answers checks and sends only to the address the party nominated.
+    pub ice: Option<Creds>,
 }
 
 /// Per-socket counters of packets received from the socket's peer.
@@ -99,6 +109,43 @@ pub struct SocketReport {
     /// Monotonic ns of the last accepted packet (0 = none).
     pub last_packet_ns: u64,
     pub latched: Option<SocketAddr>,
+    /// The ICE / DTLS state of the socket, when it does WebRTC.
+    pub webrtc: Option<WebRtcReport>,
+}
+
+/// What `query` shows of a WebRTC socket.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WebRtcReport {
+    /// Authenticated connectivity / consent checks answered, and the last one (mono ns).
+    pub ice_checks: u64,
+    pub last_check_ns: u64,
+    /// STUN that failed authentication or parsing.
+    pub stun_errors: u64,
+    pub dtls: DtlsPhase,
+    pub dtls_errors: u64,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DtlsPhase {
+    #[default]
+    None,
+    Waiting,
+    Handshaking,
+    Connected,
+    /// The handshake failed (wrong fingerprint, timeout, alert): see the log for why.
+    Failed,
+}
+
+impl DtlsPhase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DtlsPhase::None => "none",
+            DtlsPhase::Waiting => "waiting",
+            DtlsPhase::Handshaking => "handshaking",
+            DtlsPhase::Connected => "connected",
+            DtlsPhase::Failed => "failed",
+        }
+    }
 }
 
 /// The worker side of the session: sockets and their wiring.
@@ -117,6 +164,8 @@ pub struct Interfaces {
     pub names: Vec<String>,
     /// Whether the interface has an IPv4 / IPv6 address.
     pub families: Vec<(bool, bool)>,
+    /// eagw's DTLS certificate fingerprint (`sha-256 AB:...`) for `a=fingerprint`.
+    pub fingerprint: String,
 }
 
 impl Interfaces {

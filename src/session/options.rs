@@ -8,14 +8,25 @@ use std::net::IpAddr;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum IceMode {
-    /// rtpengine's default: like `force` if the input had ICE. Without ICE termination
-    /// (next issue) eagw strips ICE.
+    /// rtpengine's default: ICE towards the receiver if the sender's SDP had ICE.
     #[default]
     Default,
     Remove,
     Force,
     ForceRelay,
     Optional,
+}
+
+/// The `DTLS` key: the `a=setup` eagw takes towards a DTLS-SRTP party.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DtlsMode {
+    /// Offer `actpass`; answer `actpass` with `active` (RFC 5763 §5).
+    #[default]
+    Default,
+    /// Never offer DTLS-SRTP to the receiver.
+    Off,
+    Passive,
+    Active,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -48,6 +59,7 @@ pub struct Options {
     pub rtcp_mux: RtcpMuxOpts,
     pub no_rtcp_attribute: bool,
     pub ice: IceMode,
+    pub dtls: DtlsMode,
     pub codec_strip: Vec<String>,
     pub codec_mask: Vec<String>,
     /// `codec-offer` / `codec-except`: kept even under `strip all`; `offer` also reorders.

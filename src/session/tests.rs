@@ -6,7 +6,7 @@ use super::*;
 use crate::sdp;
 
 fn ifaces() -> Interfaces {
-    Interfaces { names: vec!["access".into(), "core".into()], families: vec![(true, true), (true, false)] }
+    Interfaces { names: vec!["access".into(), "core".into()], families: vec![(true, true), (true, false)], fingerprint: "sha-256 00".into() }
 }
 
 const OFFER: &str = "v=0\r\no=alice 2890844526 2890844526 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n\
@@ -40,6 +40,7 @@ fn offer_rewrites_addresses_ports_and_strips_ice() {
     let mut o = opts("a", None, OFFER);
     o.replace_origin = true;
     o.to_interface = Some("core".into());
+    o.ice = IceMode::Remove;
     let out = c.offer(&o, &ifaces(), &mut s, 0).unwrap();
     let p = sdp::parse(&out).unwrap();
     assert_eq!(p.session_connection().unwrap().address, "10.0.0.2"); // the core interface
@@ -63,7 +64,7 @@ fn offer_rewrites_addresses_ports_and_strips_ice() {
 fn answer_goes_back_with_our_a_side_ports_and_wires_both_ways() {
     let (mut c, mut s) = setup();
     c.offer(&opts("a", None, OFFER), &ifaces(), &mut s, 0).unwrap();
-    let out = c.answer(&opts("a", Some("b"), ANSWER), &mut s, 1).unwrap();
+    let out = c.answer(&opts("a", Some("b"), ANSWER), &ifaces(), &mut s, 1).unwrap();
     let m = media(&out);
     let a = &c.legs[0].medias[0];
     let b = &c.legs[1].medias[0];
@@ -75,7 +76,10 @@ fn answer_goes_back_with_our_a_side_ports_and_wires_both_ways() {
     let wa = &s.wiring[&a.rtp.unwrap().handle];
     assert_eq!(wa.fwd_rtp, Some(b.rtp.unwrap().handle));
     assert_eq!(wa.fwd_rtcp, Some(b.rtcp.unwrap().handle));
-    assert_eq!(wa.peer, Some("192.0.2.10:49170".parse().unwrap()));
+    // the offerer does ICE: its address is what it nominates, not the SDP's
+    assert_eq!(wa.peer, None);
+    assert_eq!(wa.ice, a.ice_local);
+    assert!(a.ice_local.is_some() && out.contains("a=ice-lite") && out.contains("typ host"));
     let wb = &s.wiring[&b.rtp.unwrap().handle];
     assert_eq!(wb.fwd_rtp, Some(a.rtp.unwrap().handle));
     assert_eq!(wb.peer, Some("198.51.100.7:5004".parse().unwrap()));
@@ -94,7 +98,7 @@ fn rtcp_mux_demux_and_require() {
     assert!(!media(&out).has_attr("rtcp-mux"));
     let mut a = opts("a", Some("b"), ANSWER);
     a.rtcp_mux.demux = true;
-    let out = c.answer(&a, &mut s, 1).unwrap();
+    let out = c.answer(&a, &ifaces(), &mut s, 1).unwrap();
     let m = media(&out);
     assert!(m.has_attr("rtcp-mux"));
     let arp = c.legs[0].medias[0].rtp.unwrap();
@@ -121,7 +125,7 @@ fn rtcp_mux_demux_and_require() {
     let ans = ANSWER.replace("a=recvonly", "a=rtcp-mux");
     let mut a = opts("a", Some("b"), &ans);
     a.rtcp_mux.reject = true;
-    assert!(!media(&c.answer(&a, &mut s, 1).unwrap()).has_attr("rtcp-mux"));
+    assert!(!media(&c.answer(&a, &ifaces(), &mut s, 1).unwrap()).has_attr("rtcp-mux"));
 }
 
 #[test]
@@ -162,7 +166,7 @@ fn forked_answers_by_via_branch_and_to_tag() {
     // branch 2 answers: the caller is wired to branch 2's sockets
     let mut a2 = opts("a", Some("b2"), ANSWER);
     a2.via_branch = Some("z9hG4bK-2".into());
-    c.answer(&a2, &mut s, 1).unwrap();
+    c.answer(&a2, &ifaces(), &mut s, 1).unwrap();
     let b2 = c.find_leg("b2").unwrap();
     assert_eq!(c.legs[b2].via_branch.as_deref(), Some("z9hG4bK-2"));
     assert_eq!(c.legs[b2].medias[0].rtp.unwrap().bound.port(), media(&out2).port);
@@ -171,7 +175,7 @@ fn forked_answers_by_via_branch_and_to_tag() {
     // a second 200 OK from another fork downstream of the same branch: last answer wins
     let mut a3 = opts("a", Some("b3"), &ANSWER.replace("198.51.100.7", "198.51.100.8"));
     a3.via_branch = Some("z9hG4bK-2".into());
-    c.answer(&a3, &mut s, 2).unwrap();
+    c.answer(&a3, &ifaces(), &mut s, 2).unwrap();
     assert_eq!(c.find_leg("b3"), Some(b2));
     assert_eq!(c.legs[b2].aliases, vec!["b2"]);
     assert_eq!(c.legs[b2].medias[0].remote, Some("198.51.100.8:5004".parse().unwrap()));
@@ -181,7 +185,7 @@ fn forked_answers_by_via_branch_and_to_tag() {
 fn reoffer_keeps_ports_and_hold_is_carried() {
     let (mut c, mut s) = setup();
     let first = media(&c.offer(&opts("a", None, OFFER), &ifaces(), &mut s, 0).unwrap());
-    c.answer(&opts("a", Some("b"), ANSWER), &mut s, 1).unwrap();
+    c.answer(&opts("a", Some("b"), ANSWER), &ifaces(), &mut s, 1).unwrap();
     // re-INVITE from the callee (from-tag b, to-tag a) putting the call on hold
     let hold = ANSWER.replace("a=recvonly", "a=sendonly");
     let out = c.offer(&opts("b", Some("a"), &hold), &ifaces(), &mut s, 2).unwrap();
@@ -206,13 +210,21 @@ fn transport_protocol_and_errors() {
     o.transport_protocol = Some("RTP/AVP".into());
     let m = media(&c.offer(&o, &ifaces(), &mut s, 0).unwrap());
     assert_eq!(m.proto, "RTP/AVP");
-    let m = media(&c.answer(&opts("a", Some("b"), ANSWER), &mut s, 1).unwrap());
+    let m = media(&c.answer(&opts("a", Some("b"), ANSWER), &ifaces(), &mut s, 1).unwrap());
     assert_eq!(m.proto, "RTP/AVPF", "the offerer gets its own protocol back");
 
     let (mut c, mut s) = setup();
     let mut o = opts("a", None, OFFER);
     o.transport_protocol = Some("UDP/TLS/RTP/SAVPF".into());
-    assert!(c.offer(&o, &ifaces(), &mut s, 0).unwrap_err().reason.contains("DTLS"));
+    let m = media(&c.offer(&o, &ifaces(), &mut s, 0).unwrap());
+    assert_eq!((m.attr("setup"), m.attr("fingerprint")), (Some("actpass"), Some("sha-256 00")));
+    let (mut c, mut s) = setup();
+    let mut o = opts("a", None, &OFFER.replace("RTP/AVP", "UDP/TLS/RTP/SAVPF"));
+    o.transport_protocol = Some("RTP/AVP".into());
+    assert!(c.offer(&o, &ifaces(), &mut s, 0).unwrap_err().reason.contains("fingerprint"), "DTLS offer without a=fingerprint");
+    let mut o = opts("a", None, &OFFER.replace("RTP/AVP", "UDP/TLS/RTP/SAVPF"));
+    o.transport_protocol = Some("UDP/TLS/RTP/SAVP".into());
+    assert!(c.offer(&o, &ifaces(), &mut s, 0).unwrap_err().reason.contains("end to end"));
     let mut o = opts("a", None, OFFER);
     o.transport_protocol = Some("RTP/XYZ".into());
     assert!(c.offer(&o, &ifaces(), &mut s, 0).is_err());
@@ -223,7 +235,7 @@ fn transport_protocol_and_errors() {
     // an answer with a different number of m= lines
     c.offer(&opts("a", None, OFFER), &ifaces(), &mut s, 0).unwrap();
     let two = format!("{ANSWER}m=video 0 RTP/AVP 96\r\n");
-    assert!(c.answer(&opts("a", Some("b"), &two), &mut s, 1).is_err());
+    assert!(c.answer(&opts("a", Some("b"), &two), &ifaces(), &mut s, 1).is_err());
 }
 
 #[test]
@@ -235,7 +247,7 @@ fn ipv6_and_address_family() {
     let out = c.offer(&o, &ifaces(), &mut s, 0).unwrap();
     assert!(out.contains("c=IN IP4 10.0.0.1"), "{out}");
     assert_eq!(c.legs[0].medias[0].family, sdp::Family::Ip6);
-    let out = c.answer(&opts("a", Some("b"), ANSWER), &mut s, 1).unwrap();
+    let out = c.answer(&opts("a", Some("b"), ANSWER), &ifaces(), &mut s, 1).unwrap();
     assert!(out.contains("c=IN IP6 2001:db8::1"), "{out}");
 }
 
@@ -243,7 +255,7 @@ fn ipv6_and_address_family() {
 fn close_releases_everything() {
     let (mut c, mut s) = setup();
     c.offer(&opts("a", None, OFFER), &ifaces(), &mut s, 0).unwrap();
-    c.answer(&opts("a", Some("b"), ANSWER), &mut s, 1).unwrap();
+    c.answer(&opts("a", Some("b"), ANSWER), &ifaces(), &mut s, 1).unwrap();
     c.close(&mut s);
     assert_eq!(s.open_count(), 0);
 }
@@ -265,7 +277,7 @@ fn sdes_towards_an_ims_srtp_leg() {
     // the callee takes tag 2 and sends its own key
     let theirs = sdes::Crypto { tag: 2, key: sdes::SrtpKey::generate(sdes::Suite::AesCm128HmacSha1_32).unwrap() };
     let ans = ANSWER.replace("RTP/AVP", "RTP/SAVP").replace("a=recvonly\r\n", &format!("a={}\r\n", sdes::format_crypto(&theirs)));
-    let out = c.answer(&opts("a", Some("b"), &ans), &mut s, 1).unwrap();
+    let out = c.answer(&opts("a", Some("b"), &ans), &ifaces(), &mut s, 1).unwrap();
     let m = media(&out);
     assert_eq!(m.proto, "RTP/AVP", "the caller gets plain RTP");
     assert!(!m.has_attr("crypto"));
@@ -276,7 +288,7 @@ fn sdes_towards_an_ims_srtp_leg() {
     let (mut c, mut s) = setup();
     c.offer(&o, &ifaces(), &mut s, 0).unwrap();
     let bad = ANSWER.replace("RTP/AVP", "RTP/SAVP");
-    assert!(c.answer(&opts("a", Some("b"), &bad), &mut s, 1).unwrap_err().reason.contains("crypto"));
+    assert!(c.answer(&opts("a", Some("b"), &bad), &ifaces(), &mut s, 1).unwrap_err().reason.contains("crypto"));
 
     // SRTP caller, plain callee: eagw answers the caller with its own key for the suite
     let (mut c, mut s) = setup();
@@ -287,11 +299,129 @@ fn sdes_towards_an_ims_srtp_leg() {
     let m = media(&c.offer(&o, &ifaces(), &mut s, 0).unwrap());
     assert_eq!(m.proto, "RTP/AVP");
     assert!(!m.has_attr("crypto"));
-    let m = media(&c.answer(&opts("a", Some("b"), ANSWER), &mut s, 1).unwrap());
+    let m = media(&c.answer(&opts("a", Some("b"), ANSWER), &ifaces(), &mut s, 1).unwrap());
     assert_eq!(m.proto, "RTP/SAVP");
     let ours = sdes::parse_crypto(m.attr("crypto").unwrap()).unwrap();
     assert_eq!((ours.tag, ours.key.suite), (7, sdes::Suite::AesCm128HmacSha1_80));
     assert_ne!(ours.key, k.key);
     let a_rtp = c.legs[0].medias[0].rtp.unwrap().handle;
     assert_eq!(s.wiring[&a_rtp].crypt, Crypt::Srtp { rx: Some(k.key), tx: Some(ours.key) });
+}
+
+/// A browser's offer, trimmed: BUNDLE, mid, ICE, DTLS actpass, rtcp-mux, PCMU/PCMA.
+const BROWSER_OFFER: &str = "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\na=msid-semantic: WMS\r\n\
+m=audio 9 UDP/TLS/RTP/SAVPF 0 8 126\r\nc=IN IP4 0.0.0.0\r\na=rtcp:9 IN IP4 0.0.0.0\r\n\
+a=candidate:1 1 udp 2122260223 127.0.0.1 53000 typ host generation 0\r\na=ice-ufrag:Brws\r\na=ice-pwd:browserpassword012345678\r\n\
+a=ice-options:trickle\r\na=fingerprint:sha-256 5C:1F:2E:4A:9B:0D:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA\r\n\
+a=setup:actpass\r\na=mid:0\r\na=sendrecv\r\na=rtcp-mux\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:126 telephone-event/8000\r\n";
+
+const IMS_ANSWER: &str = "v=0\r\no=ims 1 1 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\n\
+m=audio 5004 RTP/AVP 0 126\r\na=rtpmap:126 telephone-event/8000\r\na=sendrecv\r\n";
+
+fn webrtc_to_ims() -> Options {
+    let mut o = opts("a", None, BROWSER_OFFER);
+    o.ice = IceMode::Remove;
+    o.dtls = DtlsMode::Off;
+    o.transport_protocol = Some("RTP/AVP".into());
+    o.rtcp_mux.demux = true;
+    o
+}
+
+#[test]
+fn browser_offer_terminates_ice_and_dtls_towards_ims() {
+    let (mut c, mut s) = setup();
+    let out = c.offer(&webrtc_to_ims(), &ifaces(), &mut s, 0).unwrap();
+    // the IMS side sees plain RTP: no ICE, DTLS, BUNDLE or mux
+    for gone in ["ice-", "candidate", "fingerprint", "setup", "BUNDLE", "rtcp-mux", "tls-id"] {
+        assert!(!out.contains(gone), "{gone} in {out}");
+    }
+    assert!(media(&out).proto == "RTP/AVP");
+    let mut a = opts("a", Some("b"), IMS_ANSWER);
+    a.rtcp_mux.require = true;
+    let back = c.answer(&a, &ifaces(), &mut s, 1).unwrap();
+    let p = sdp::parse(&back).unwrap();
+    let m = &p.media[0];
+    let ma = &c.legs[0].medias[0];
+    let ours = ma.ice_local.clone().unwrap();
+    assert_eq!(m.proto, "UDP/TLS/RTP/SAVPF");
+    assert!(p.session.iter().any(|l| l.attr() == Some(("ice-lite", ""))));
+    assert_eq!((m.attr("ice-ufrag"), m.attr("ice-pwd")), (Some(ours.ufrag.as_str()), Some(ours.pwd.as_str())));
+    let rtp = ma.rtp.unwrap();
+    assert_eq!(m.attrs("candidate").collect::<Vec<_>>(), vec![&crate::transport::ice::host_candidate(1, rtp.bound)["candidate:".len()..]]);
+    assert_eq!((m.attr("setup"), m.attr("fingerprint"), m.attr("mid")), (Some("active"), Some("sha-256 00"), Some("0")));
+    assert!(m.has_attr("rtcp-mux") && m.has_attr("tls-id"));
+    // the browser's socket: ICE decides the address, eagw is the DTLS client
+    let w = &s.wiring[&rtp.handle];
+    assert_eq!((w.peer, w.ice.as_ref()), (None, Some(&ours)));
+    let Crypt::Dtls { client, remote, epoch } = &w.crypt else { panic!("{:?}", w.crypt) };
+    assert!(*client && remote.is_some() && *epoch == 0);
+    // the IMS socket is plain RTP to the SDP address
+    let wb = &s.wiring[&c.legs[1].medias[0].rtp.unwrap().handle];
+    assert_eq!((wb.ice.as_ref(), &wb.crypt, wb.peer), (None, &Crypt::Plain, Some("198.51.100.7:5004".parse().unwrap())));
+
+    // DTLS=passive: eagw answers passive and waits as the server
+    let (mut c, mut s) = setup();
+    let mut o = webrtc_to_ims();
+    o.dtls = DtlsMode::Passive;
+    c.offer(&o, &ifaces(), &mut s, 0).unwrap();
+    let m = media(&c.answer(&opts("a", Some("b"), IMS_ANSWER), &ifaces(), &mut s, 1).unwrap());
+    assert_eq!(m.attr("setup"), Some("passive"));
+    assert!(matches!(s.wiring[&c.legs[0].medias[0].rtp.unwrap().handle].crypt, Crypt::Dtls { client: false, .. }));
+}
+
+#[test]
+fn ice_restart_and_new_dtls_association_on_reoffer() {
+    let (mut c, mut s) = setup();
+    c.offer(&webrtc_to_ims(), &ifaces(), &mut s, 0).unwrap();
+    c.answer(&opts("a", Some("b"), IMS_ANSWER), &ifaces(), &mut s, 1).unwrap();
+    let first = c.legs[0].medias[0].ice_local.clone().unwrap();
+    // the same offer again: same credentials, same association
+    c.offer(&webrtc_to_ims(), &ifaces(), &mut s, 2).unwrap();
+    assert_eq!(c.legs[0].medias[0].ice_local.as_ref(), Some(&first));
+    // new ufrag/pwd from the browser: eagw restarts too (RFC 8445 §9); DTLS stays
+    let mut o = webrtc_to_ims();
+    o.sdp = Some(BROWSER_OFFER.replace("ice-ufrag:Brws", "ice-ufrag:Brw2").replace("browserpassword", "browserPASSWORD"));
+    c.offer(&o, &ifaces(), &mut s, 3).unwrap();
+    let ma = &c.legs[0].medias[0];
+    assert_ne!(ma.ice_local.as_ref(), Some(&first));
+    assert_eq!(ma.dtls.as_ref().unwrap().epoch, 0);
+    // a new tls-id (RFC 8842) or fingerprint: a new association
+    let mut o = webrtc_to_ims();
+    o.sdp = Some(BROWSER_OFFER.replace("a=mid:0", "a=mid:0\r\na=tls-id:abc123"));
+    c.offer(&o, &ifaces(), &mut s, 4).unwrap();
+    o.sdp = Some(BROWSER_OFFER.replace("a=mid:0", "a=mid:0\r\na=tls-id:def456"));
+    c.offer(&o, &ifaces(), &mut s, 5).unwrap();
+    assert!(c.legs[0].medias[0].dtls.as_ref().unwrap().epoch >= 1);
+}
+
+#[test]
+fn ims_offer_to_browser_offers_ice_lite_and_dtls_actpass() {
+    let (mut c, mut s) = setup();
+    let mut o = opts("b", None, IMS_ANSWER);
+    o.ice = IceMode::Force;
+    o.transport_protocol = Some("UDP/TLS/RTP/SAVPF".into());
+    o.rtcp_mux.offer = true;
+    let out = c.offer(&o, &ifaces(), &mut s, 0).unwrap();
+    let m = media(&out);
+    assert!(out.contains("a=ice-lite"));
+    assert_eq!((m.proto.as_str(), m.attr("setup")), ("UDP/TLS/RTP/SAVPF", Some("actpass")));
+    assert!(m.has_attr("rtcp-mux") && m.has_attr("ice-ufrag") && m.attrs("candidate").count() == 2, "{out}");
+    // the browser answers active: eagw is the server
+    let mut browser = BROWSER_OFFER.replace("a=setup:actpass", "a=setup:active");
+    browser = browser.replace("a=group:BUNDLE 0\r\n", "");
+    let mut a = opts("b", Some("a"), &browser);
+    a.ice = IceMode::Remove;
+    a.transport_protocol = Some("RTP/AVP".into());
+    a.rtcp_mux.demux = true;
+    let back = c.answer(&a, &ifaces(), &mut s, 1).unwrap();
+    assert!(!back.contains("ice-") && !back.contains("fingerprint"), "{back}");
+    let mb = &c.legs[1].medias[0];
+    assert_eq!(mb.ice_remote.as_ref().map(|c| c.ufrag.as_str()), Some("Brws"));
+    let w = &s.wiring[&mb.rtp.unwrap().handle];
+    assert!(matches!(&w.crypt, Crypt::Dtls { client: false, remote: Some(_), .. }), "{:?}", w.crypt);
+    assert!(w.ice.is_some() && w.peer.is_none());
+    // an answer refusing DTLS is an error
+    let (mut c, mut s) = setup();
+    c.offer(&o, &ifaces(), &mut s, 0).unwrap();
+    assert!(c.answer(&opts("b", Some("a"), IMS_ANSWER), &ifaces(), &mut s, 1).unwrap_err().reason.contains("DTLS"));
 }

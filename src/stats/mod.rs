@@ -22,6 +22,16 @@ pub struct WorkerStats {
     pub undeliverable: u64,
     /// SRTP/SRTCP packets that failed authentication, were replayed, or came before keys.
     pub srtp_errors: u64,
+    /// Authenticated ICE connectivity / consent checks answered.
+    pub ice_checks: u64,
+    /// STUN that failed authentication (wrong ufrag or password) or parsing.
+    pub stun_errors: u64,
+    /// DTLS handshakes completed, and failed (wrong fingerprint, timeout, alert).
+    pub dtls_handshakes: u64,
+    pub dtls_failures: u64,
+    /// DTLS records dropped: garbage, from an address ICE has not validated, or before
+    /// the party's fingerprint is known.
+    pub dtls_errors: u64,
     pub errors: u64,
 }
 
@@ -40,6 +50,11 @@ impl WorkerStats {
         self.learning_drops += o.learning_drops;
         self.undeliverable += o.undeliverable;
         self.srtp_errors += o.srtp_errors;
+        self.ice_checks += o.ice_checks;
+        self.stun_errors += o.stun_errors;
+        self.dtls_handshakes += o.dtls_handshakes;
+        self.dtls_failures += o.dtls_failures;
+        self.dtls_errors += o.dtls_errors;
         self.errors += o.errors;
     }
 }

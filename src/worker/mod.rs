@@ -74,6 +74,8 @@ impl WorkerHandle {
 #[derive(Clone)]
 pub struct Shared {
     pub ifaces: Interfaces,
+    /// eagw's DTLS certificate (one for all workers; its fingerprint is in `ifaces`).
+    pub identity: Arc<crate::transport::dtls::Identity>,
     pub sessions: Arc<AtomicUsize>,
     pub max_sessions: usize,
     pub learn: LearnOpts,
@@ -101,7 +103,7 @@ impl Worker {
     pub fn new(id: usize, n: usize, cfg: &Config, shared: Shared) -> std::io::Result<(Worker, WorkerHandle)> {
         let waker = Arc::new(Waker::new()?);
         let (tx, rx) = crossbeam_channel::unbounded();
-        let socks = SocketTable::new(cfg, id, n)?;
+        let socks = SocketTable::new(cfg, id, n, shared.identity.clone())?;
         socks.epoll().add(waker.raw(), WAKE_TOKEN)?;
         let w = Worker {
             id,
@@ -188,7 +190,7 @@ impl Worker {
                 let Some(call) = self.calls.get_mut(&o.call_id) else {
                     return Response::Error(NgError::new("Unknown call-id"));
                 };
-                match call.answer(&o, &mut self.socks, now) {
+                match call.answer(&o, &self.shared.ifaces, &mut self.socks, now) {
                     Ok(sdp) if sdp.len() > max_sdp => Response::Error(NgError::new(format!(
                         "rewritten SDP ({} bytes) does not fit one UDP datagram; use TCP-ng or HTTP",
                         sdp.len()
@@ -285,7 +287,7 @@ impl Worker {
     }
 
     fn tick(&mut self, now: u64) {
-        self.socks.tick(now);
+        self.socks.tick(now, &mut self.stats);
         let due: Vec<String> = self.delete_at.iter().filter(|(_, &t)| now >= t).map(|(k, _)| k.clone()).collect();
         for id in due {
             self.remove_call(&id);
@@ -330,8 +332,10 @@ impl Worker {
 /// Starts the configured number of workers; returns their handles and threads.
 pub fn spawn(cfg: &Config, sessions: Arc<AtomicUsize>) -> std::io::Result<(Vec<WorkerHandle>, Vec<std::thread::JoinHandle<()>>)> {
     let n = cfg.worker_count();
+    let identity = Arc::new(crate::transport::dtls::Identity::generate().map_err(std::io::Error::other)?);
     let shared = Shared {
-        ifaces: interfaces(cfg),
+        ifaces: interfaces(cfg, &identity.fingerprint),
+        identity,
         sessions,
         max_sessions: cfg.general.max_sessions,
         learn: LearnOpts {
@@ -352,8 +356,9 @@ pub fn spawn(cfg: &Config, sessions: Arc<AtomicUsize>) -> std::io::Result<(Vec<W
     Ok((handles, threads))
 }
 
-pub fn interfaces(cfg: &Config) -> Interfaces {
+pub fn interfaces(cfg: &Config, fingerprint: &str) -> Interfaces {
     Interfaces {
+        fingerprint: fingerprint.to_string(),
         names: cfg.interfaces.iter().map(|i| i.get_ref().name.clone()).collect(),
         families: cfg.interfaces.iter().map(|i| (i.get_ref().address.is_some(), i.get_ref().address6.is_some())).collect(),
     }

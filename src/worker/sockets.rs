@@ -11,11 +11,16 @@ use crate::config::Config;
 use crate::media::endpoint::{Endpoint, Verdict};
 use crate::media::rtp::{classify, Kind};
 use crate::sdp::Family;
-use crate::session::{Crypt, Handle, LocalPort, MediaSockets, SocketReport, Wiring};
+use crate::session::{Crypt, DtlsPhase, Handle, LocalPort, MediaSockets, SocketReport, WebRtcReport, Wiring};
+use crate::transport::dtls::{self, Dtls, Fingerprint, Identity};
+use crate::transport::ice::{IceLite, Outcome};
 use crate::transport::sdes::SrtpKey;
 use crate::transport::srtp::Srtp;
+use rtc_crypto::RTCCryptoProvider;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
+use std::time::Instant;
 
 const NONE: u32 = u32::MAX;
 
@@ -34,7 +39,46 @@ pub struct Sock {
     secure: bool,
     srtp_rx: Option<Box<Srtp>>,
     srtp_tx: Option<Box<Srtp>>,
+    /// ICE and DTLS, on sockets facing a WebRTC party.
+    rtc: Option<Box<Rtc>>,
     rep: SocketReport,
+}
+
+/// The WebRTC transport state of one socket (RFC 7983 demultiplexes by first byte).
+#[derive(Default)]
+struct Rtc {
+    ice: Option<IceLite>,
+    dtls: Option<Dtls>,
+    /// What `dtls` was made for: role, the party's fingerprint, association epoch.
+    dtls_for: Option<(bool, Fingerprint, u32)>,
+    /// DTLS expected but the party's fingerprint not known yet.
+    dtls_waiting: bool,
+    stun_errors: u64,
+    dtls_errors: u64,
+    /// Whether the socket is on the table's list of running handshakes.
+    timed: bool,
+}
+
+impl Rtc {
+    fn report(&self) -> WebRtcReport {
+        let dtls = match &self.dtls {
+            None if self.dtls_waiting => DtlsPhase::Waiting,
+            None => DtlsPhase::None,
+            Some(d) => match d.state {
+                dtls::State::Idle => DtlsPhase::Waiting,
+                dtls::State::Handshaking => DtlsPhase::Handshaking,
+                dtls::State::Connected { .. } => DtlsPhase::Connected,
+                dtls::State::Failed(_) => DtlsPhase::Failed,
+            },
+        };
+        WebRtcReport {
+            ice_checks: self.ice.as_ref().map_or(0, |i| i.checks),
+            last_check_ns: self.ice.as_ref().map_or(0, |i| i.last_check_ns),
+            stun_errors: self.stun_errors,
+            dtls,
+            dtls_errors: self.dtls_errors,
+        }
+    }
 }
 
 struct IfaceAddrs {
@@ -53,10 +97,15 @@ pub struct SocketTable {
     rcvbuf: usize,
     window_ns: u64,
     learning: Vec<u32>,
+    /// Sockets with a DTLS handshake under way (retransmission and timeout timers).
+    handshaking: Vec<u32>,
+    identity: Arc<Identity>,
+    crypto: Arc<dyn RTCCryptoProvider>,
 }
 
 impl SocketTable {
-    pub fn new(cfg: &Config, worker: usize, workers: usize) -> std::io::Result<SocketTable> {
+    pub fn new(cfg: &Config, worker: usize, workers: usize, identity: Arc<Identity>) -> std::io::Result<SocketTable> {
+        let crypto = rtc_crypto::default_provider().map_err(|e| std::io::Error::other(format!("crypto provider: {e}")))?;
         let ifaces = cfg
             .interfaces
             .iter()
@@ -79,6 +128,9 @@ impl SocketTable {
             rcvbuf: cfg.media.socket_rcvbuf,
             window_ns: cfg.media.learning_window_ms * 1_000_000,
             learning: Vec::new(),
+            handshaking: Vec::new(),
+            identity,
+            crypto,
         })
     }
 
@@ -141,6 +193,23 @@ impl SocketTable {
             return;
         }
         let pkt = &buf[..len];
+        if s.rtc.is_some() && len > 0 {
+            // RFC 7983: 0–3 STUN, 20–63 DTLS, 128–191 RTP/RTCP
+            match pkt[0] {
+                0..=3 => return on_stun(s, pkt, from, now, self.crypto.crypto(), st),
+                20..=63 => {
+                    on_dtls(s, pkt, from, now, st);
+                    if s.rtc.as_ref().is_some_and(|r| r.dtls.as_ref().is_some_and(|d| d.state == dtls::State::Handshaking) && !r.timed) {
+                        if let Some(r) = s.rtc.as_mut() {
+                            r.timed = true;
+                        }
+                        self.handshaking.push(h);
+                    }
+                    return;
+                }
+                _ => {}
+            }
+        }
         let (is_rtcp, fwd) = match classify(pkt) {
             Kind::Rtp(_) if !s.rtcp_only => (false, s.fwd_rtp),
             Kind::Rtcp(_) => (true, s.fwd_rtcp),
@@ -220,8 +289,31 @@ impl SocketTable {
         }
     }
 
-    /// Closes learning windows that have expired.
-    pub fn tick(&mut self, now: u64) {
+    /// Closes learning windows that have expired; runs DTLS retransmissions and timeouts.
+    pub fn tick(&mut self, now: u64, st: &mut WorkerStats) {
+        if !self.handshaking.is_empty() {
+            let t = Instant::now();
+            let socks = &mut self.socks;
+            self.handshaking.retain(|&h| {
+                let Some(Some(s)) = socks.get_mut(h as usize) else { return false };
+                let Some(r) = s.rtc.as_mut() else { return false };
+                let Some(d) = r.dtls.as_mut() else {
+                    r.timed = false;
+                    return false;
+                };
+                if d.next_timeout().is_some_and(|due| due <= t) {
+                    d.on_timeout(t);
+                    if let dtls::State::Failed(why) = &d.state {
+                        tracing::warn!(local = %s.local, "{why}");
+                        st.dtls_failures += 1;
+                    }
+                    flush_dtls(s, None);
+                }
+                let Some(r) = s.rtc.as_mut() else { return false };
+                r.timed = r.dtls.as_ref().is_some_and(|d| d.state == dtls::State::Handshaking);
+                r.timed
+            });
+        }
         let socks = &mut self.socks;
         self.learning.retain(|&h| match socks.get_mut(h as usize) {
             Some(Some(s)) => {
@@ -283,6 +375,7 @@ impl SocketTable {
             secure: false,
             srtp_rx: None,
             srtp_tx: None,
+            rtc: None,
             rep: SocketReport::default(),
         });
         if let Err(e) = self.register(raw, h) {
@@ -333,6 +426,9 @@ impl MediaSockets for SocketTable {
         if s.learning {
             self.learning.retain(|&x| x != h);
         }
+        if s.rtc.as_ref().is_some_and(|r| r.timed) {
+            self.handshaking.retain(|&x| x != h);
+        }
     }
 
     fn wire(&mut self, h: Handle, w: Wiring) {
@@ -357,6 +453,17 @@ impl MediaSockets for SocketTable {
                 }
             });
         }
+        let webrtc = w.ice.is_some() || matches!(w.crypt, Crypt::Dtls { .. });
+        if !webrtc {
+            s.rtc = None;
+        } else {
+            let r = s.rtc.get_or_insert_with(Default::default);
+            match (w.ice, &mut r.ice) {
+                (Some(c), Some(i)) => i.restart(c),
+                (Some(c), None) => r.ice = Some(IceLite::new(c)),
+                (None, ice) => *ice = None,
+            }
+        }
         match w.crypt {
             Crypt::Plain => {
                 s.secure = false;
@@ -368,13 +475,153 @@ impl MediaSockets for SocketTable {
                 keep(&mut s.srtp_rx, rx);
                 keep(&mut s.srtp_tx, tx);
             }
+            Crypt::Dtls { client, remote, epoch } => {
+                s.secure = true;
+                let want = remote.map(|f| (client, f, epoch));
+                let r = s.rtc.get_or_insert_with(Default::default);
+                r.dtls_waiting = want.is_none();
+                if r.dtls_for != want {
+                    // a new association: new keys come from its handshake
+                    r.dtls = match &want {
+                        Some((c, f, _)) => match Dtls::new(&self.identity, *c, f) {
+                            Ok(d) => Some(d),
+                            Err(e) => {
+                                tracing::error!("{e}");
+                                None
+                            }
+                        },
+                        None => None,
+                    };
+                    r.dtls_for = want;
+                    s.srtp_rx = None;
+                    s.srtp_tx = None;
+                    start_client(s);
+                    self.watch_handshake(h);
+                }
+            }
         }
     }
 
     fn report(&self, h: Handle) -> SocketReport {
         match self.get(h) {
-            Some(s) => SocketReport { latched: s.ep.latched(), ..s.rep },
+            Some(s) => SocketReport { latched: s.ep.latched(), webrtc: s.rtc.as_ref().map(|r| r.report()), ..s.rep },
             None => SocketReport::default(),
         }
     }
+}
+
+impl SocketTable {
+    /// Puts a socket whose handshake is running on the timer list.
+    fn watch_handshake(&mut self, h: Handle) {
+        let Some(Some(s)) = self.socks.get_mut(h as usize) else { return };
+        let Some(r) = s.rtc.as_mut() else { return };
+        if !r.timed && r.dtls.as_ref().is_some_and(|d| d.state == dtls::State::Handshaking) {
+            r.timed = true;
+            self.handshaking.push(h);
+        }
+    }
+}
+
+/// Where DTLS for the party goes: the ICE-nominated address, else the latched/SDP one.
+fn dtls_destination(s: &Sock) -> Option<SocketAddr> {
+    match s.rtc.as_ref().and_then(|r| r.ice.as_ref()) {
+        Some(ice) => ice.selected(),
+        None => s.ep.destination(),
+    }
+}
+
+/// Sends what the DTLS association has queued (to `to`, else the party's address).
+fn flush_dtls(s: &mut Sock, to: Option<SocketAddr>) {
+    let dst = to.or_else(|| dtls_destination(s));
+    let fd = s.fd.as_raw_fd();
+    let Some(d) = s.rtc.as_mut().and_then(|r| r.dtls.as_mut()) else { return };
+    while let Some(p) = d.poll_transmit() {
+        if let Some(dst) = dst {
+            let _ = sys::send_to(fd, &p, &dst);
+        }
+    }
+}
+
+/// The client role begins once it knows where the party is (ICE nominated it).
+fn start_client(s: &mut Sock) {
+    let Some(dst) = dtls_destination(s) else { return };
+    let Some(d) = s.rtc.as_mut().and_then(|r| r.dtls.as_mut()) else { return };
+    if d.client && d.state == dtls::State::Idle {
+        d.start(Instant::now());
+        flush_dtls(s, Some(dst));
+    }
+}
+
+/// A STUN datagram: an ICE check to answer (and perhaps a nomination), or an error.
+#[cold]
+fn on_stun(s: &mut Sock, pkt: &[u8], from: SocketAddr, now: u64, crypto: &dyn rtc_crypto::RTCCrypto, st: &mut WorkerStats) {
+    let fd = s.fd.as_raw_fd();
+    let Some(r) = s.rtc.as_mut() else { return };
+    let Some(ice) = r.ice.as_mut() else {
+        r.stun_errors += 1;
+        st.stun_errors += 1;
+        return;
+    };
+    match ice.on_stun(pkt, from, now, crypto) {
+        Outcome::Answer { reply, nominated } => {
+            st.ice_checks += 1;
+            let _ = sys::send_to(fd, &reply, &from);
+            if nominated {
+                tracing::debug!(local = %s.local, peer = %from, "ICE nominated");
+                s.ep.select(from);
+                start_client(s);
+            }
+        }
+        Outcome::Reject { reply, reason } => {
+            r.stun_errors += 1;
+            st.stun_errors += 1;
+            tracing::debug!(local = %s.local, peer = %from, "{reason}");
+            let _ = sys::send_to(fd, &reply, &from);
+        }
+        Outcome::Ignore { error } => {
+            if let Some(e) = error {
+                r.stun_errors += 1;
+                st.stun_errors += 1;
+                tracing::debug!(local = %s.local, peer = %from, "{e}");
+            }
+        }
+    }
+}
+
+/// A DTLS datagram: accepted only from an address ICE validated (or, without ICE, the
+/// party's); when it completes the handshake the SRTP contexts are installed.
+#[cold]
+fn on_dtls(s: &mut Sock, pkt: &[u8], from: SocketAddr, now: u64, st: &mut WorkerStats) {
+    let Some(r) = s.rtc.as_mut() else { return };
+    let allowed = match &r.ice {
+        Some(ice) => ice.is_validated(from),
+        None => s.ep.on_packet(from, now) == Verdict::Accept,
+    };
+    let Some(d) = r.dtls.as_mut().filter(|_| allowed) else {
+        r.dtls_errors += 1;
+        st.dtls_errors += 1;
+        return;
+    };
+    let was_failed = matches!(d.state, dtls::State::Failed(_));
+    match d.on_packet(pkt, Instant::now()) {
+        Ok(Some(keys)) => {
+            st.dtls_handshakes += 1;
+            tracing::debug!(local = %s.local, peer = %from, suite = keys.rx.suite.name(), "DTLS-SRTP established");
+            s.srtp_rx = Srtp::new(keys.rx).ok().map(Box::new);
+            s.srtp_tx = Srtp::new(keys.tx).ok().map(Box::new);
+        }
+        Ok(None) => {}
+        Err(e) => {
+            r.dtls_errors += 1;
+            st.dtls_errors += 1;
+            if let (false, Some(dtls::State::Failed(why))) = (was_failed, r.dtls.as_ref().map(|d| &d.state)) {
+                tracing::warn!(local = %s.local, peer = %from, "DTLS handshake failed: {why}");
+                st.dtls_failures += 1;
+            } else {
+                tracing::debug!(local = %s.local, peer = %from, "{e}");
+            }
+        }
+    }
+    // the reply goes back to where the flight came from (a validated address)
+    flush_dtls(s, Some(from));
 }

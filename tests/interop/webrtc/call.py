@@ -1,0 +1,287 @@
+#!/usr/bin/env python3
+"""One WebRTC <-> IMS audio call through an rtpengine-"ng" media relay, scored with NB-PESQ.
+
+WebRTC client (aiortc or Chromium) <-> relay <-> ImsPeer (plain RTP or SDES-SRTP),
+signalled over ng with the flags Kamailio uses for WebRTC<->IMS. Speech flows
+both ways once DTLS is up; afterwards the call is queried and deleted, and
+each side's recording is scored against the other side's speech.
+Exit 0 only if every check passes. Loopback only.
+"""
+import argparse
+import asyncio
+import json
+import os
+import re
+import secrets
+import socket
+import sys
+import tempfile
+import time
+
+from audio import make_speech, pesq_nb_detail
+from ims_peer import ImsPeer
+from ng import NgClient
+
+SPEECH_S = 9.0  # 1 s of silence, then ~7.5 s of speech
+MIN_PESQ = 3.5
+WEBRTC_ATTRS = ("a=fingerprint:", "a=setup:", "a=ice-ufrag:", "a=candidate:")
+
+
+def make_client(kind: str):
+    if kind == "chromium":
+        from chromium_client import ChromiumClient  # written separately; imported only when asked for
+        return ChromiumClient()
+    from aiortc_client import AiortcClient
+    return AiortcClient()
+
+
+def free_rtp_port() -> int:
+    """An even UDP port on 127.0.0.1 with port+1 free as well (RTP + RTCP)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1] & ~1
+        try:
+            for p in (port, port + 1):
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as t:
+                    t.bind(("127.0.0.1", p))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no free RTP port pair")
+
+
+def sdp_setup(sdp: str) -> str | None:
+    m = re.search(r"^a=setup:(\w+)", sdp, re.M)
+    return m and m[1]
+
+
+def sdp_ufrag(sdp: str) -> str | None:
+    m = re.search(r"^a=ice-ufrag:(\S+)", sdp, re.M)
+    return m and m[1]
+
+
+def sdp_proto(sdp: str) -> str | None:
+    m = re.search(r"^m=audio \d+ (\S+)", sdp, re.M)
+    return m and m[1]
+
+
+class Call:
+    def __init__(self, args):
+        self.a = args
+        host, port = args.ng.rsplit(":", 1)
+        self.ng = NgClient(host, int(port))
+        self.call_id = "webrtc-" + secrets.token_hex(6)
+        self.web_tag, self.ims_tag = "web" + secrets.token_hex(4), "ims" + secrets.token_hex(4)
+        self.sdp = {}  # name -> SDP, in signalling order
+        self.ims_proto = "RTP/SAVP" if args.ims == "sdes" else "RTP/AVP"
+
+    async def ng_request(self, msg: dict) -> dict:
+        msg = {"call-id": self.call_id, **msg}
+        return await asyncio.to_thread(self.ng.request, msg)
+
+    def _dtls(self) -> dict:
+        return {} if self.a.dtls == "default" else {"DTLS": self.a.dtls}
+
+    async def webrtc_offers(self, offer: str, step: str) -> None:
+        """The client's offer goes to IMS; the IMS answer comes back as WebRTC."""
+        self.sdp[f"{step}: webrtc offer"] = offer
+        msg = {"command": "offer", "from-tag": self.web_tag, "sdp": offer, "ICE": "remove",
+               "DTLS": "off", "rtcp-mux": ["demux"], "transport-protocol": self.ims_proto,
+               "replace": ["origin", "session-connection"]}
+        if self.a.ims == "rtp":
+            msg["SDES"] = ["off"]
+        if step != "initial":
+            msg["to-tag"] = self.ims_tag  # re-offer inside the dialog
+        to_ims = self.sdp[f"{step}: relay offer to ims"] = (await self.ng_request(msg))["sdp"]
+        answer = self.sdp[f"{step}: ims answer"] = self.ims.answer_sdp(to_ims)
+        self.ims.set_remote(to_ims)
+        msg = {"command": "answer", "from-tag": self.web_tag, "to-tag": self.ims_tag, "sdp": answer,
+               "ICE": "force", "transport-protocol": "UDP/TLS/RTP/SAVPF", "rtcp-mux": ["require"],
+               **self._dtls(), "replace": ["origin", "session-connection"]}
+        to_web = self.sdp[f"{step}: relay answer to webrtc"] = (await self.ng_request(msg))["sdp"]
+        await self.client.set_answer(to_web)
+        self.to_ims, self.to_web, self.web_sdp = to_ims, to_web, offer
+
+    async def ims_offers(self) -> None:
+        """The IMS offer goes to the client; its answer comes back as RTP/SRTP."""
+        offer = self.sdp["initial: ims offer"] = self.ims.offer_sdp()
+        msg = {"command": "offer", "from-tag": self.ims_tag, "sdp": offer, "ICE": "force",
+               "transport-protocol": "UDP/TLS/RTP/SAVPF", "rtcp-mux": ["offer"], **self._dtls(),
+               "SDES": ["off"], "replace": ["origin", "session-connection"]}
+        to_web = self.sdp["initial: relay offer to webrtc"] = (await self.ng_request(msg))["sdp"]
+        answer = self.sdp["initial: webrtc answer"] = await self.client.accept_offer(to_web)
+        msg = {"command": "answer", "from-tag": self.ims_tag, "to-tag": self.web_tag, "sdp": answer,
+               "ICE": "remove", "DTLS": "off", "transport-protocol": self.ims_proto,
+               "rtcp-mux": ["demux"], "replace": ["origin", "session-connection"]}
+        to_ims = self.sdp["initial: relay answer to ims"] = (await self.ng_request(msg))["sdp"]
+        self.ims.set_remote(to_ims)
+        self.to_ims, self.to_web, self.web_sdp = to_ims, to_web, answer
+
+    async def wait_connected(self, timeout: float = 10.0) -> bool:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            st = await self.client.stats()
+            if st["iceState"] in ("connected", "completed") and st["dtlsState"] == "connected":
+                return True
+            await asyncio.sleep(0.05)
+        return False
+
+    def relay_dtls_role(self, query: dict) -> tuple[str | None, str | None]:
+        """The relay's DTLS role toward the client: (from the query's media
+        flags "DTLS role X", from the final SDP pair)."""
+        from_query = None
+        for media in query.get("tags", {}).get(self.web_tag, {}).get("medias", []):
+            for flag in media.get("flags", []):
+                if flag.startswith("DTLS role "):
+                    from_query = flag.split()[-1]
+        relay, client = sdp_setup(self.to_web), sdp_setup(self.web_sdp)
+        from_sdp = relay if relay in ("active", "passive") else \
+            {"active": "passive", "passive": "active"}.get(client)
+        return from_query, from_sdp
+
+    async def run(self) -> dict:
+        a = self.a
+        work = a.workdir or tempfile.mkdtemp(prefix="webrtc-call-")
+        os.makedirs(work, exist_ok=True)
+        f = {k: os.path.join(work, k + ".wav")
+             for k in ("speech_webrtc", "speech_ims", "rec_webrtc", "rec_ims")}
+        speech_s = max(2.0, min(SPEECH_S, a.seconds - 1.0))  # leave >= 1 s of slack to record
+        make_speech(f["speech_webrtc"], speech_s, "webrtc")
+        make_speech(f["speech_ims"], speech_s, "ims")
+
+        self.client = make_client(a.client)
+        self.ims = ImsPeer(a.ims_port or free_rtp_port(), a.codec, "sdes" if a.ims == "sdes" else None)
+        res = {"pesq_ims": None, "pesq_webrtc": None, "client_stats": {}, "query": {},
+               "dtls_role_relay": None, "checks": {}, "pass": False, "ims_stats": {},
+               "ice_restart": None, "workdir": work, "sdp": self.sdp}
+        checks = res["checks"]
+        t_start = time.monotonic()
+        try:
+            await self.ims.open()
+            await self.client.start(f["speech_webrtc"], f["rec_webrtc"])
+            if a.offerer == "webrtc":
+                await self.webrtc_offers(await self.client.create_offer(), "initial")
+            else:
+                await self.ims_offers()
+            checks["connected"] = await self.wait_connected()
+            res["setup_s"] = round(time.monotonic() - t_start, 2)
+            if checks["connected"]:
+                self.ims.play(f["speech_ims"])
+                await asyncio.sleep(a.seconds / 2)
+                if a.ice_restart:
+                    await self.ice_restart(res, a.seconds / 2)
+                else:
+                    await asyncio.sleep(a.seconds / 2)
+            res["query"] = await self.ng_request({"command": "query", "from-tag": self.web_tag})
+            res["client_stats"] = await self.client.stats()
+        except Exception as e:  # reported as a failed check, with the SDPs so far
+            res["error"] = f"{type(e).__name__}: {e}"
+            checks["no_error"] = False
+        finally:
+            try:
+                await self.ng_request({"command": "delete", "from-tag": self.web_tag})
+            except Exception as e:
+                res["delete_error"] = repr(e)
+            await self.client.close()
+            res["ims_stats"] = await self.ims.close(f["rec_ims"])
+
+        self.score(res, f)
+        res["elapsed_s"] = round(time.monotonic() - t_start, 2)
+        return res
+
+    async def ice_restart(self, res: dict, rest: float) -> None:
+        """Re-offer with new ICE credentials halfway; audio must keep flowing after it."""
+        offer = await self.client.restart_ice()
+        res["checks"]["ice_restart_supported"] = offer is not None
+        if offer is None:
+            res["ice_restart"] = "unsupported by this client"
+            await asyncio.sleep(rest)
+            return
+        old_client, old_relay = sdp_ufrag(self.web_sdp), sdp_ufrag(self.to_web)
+        await self.webrtc_offers(offer, "ice-restart")
+        # RFC 8445 9: both sides change ufrag/pwd on a restart (rtpengine does)
+        res["checks"]["ice_restart_new_client_ufrag"] = sdp_ufrag(offer) != old_client
+        res["checks"]["ice_restart_new_relay_ufrag"] = sdp_ufrag(self.to_web) != old_relay
+        # count only after the restart has had 1 s to settle
+        await asyncio.sleep(1.0)
+        ims0, cl0, t0 = self.ims.stats["received"], (await self.client.stats())["packetsReceived"], time.monotonic()
+        await asyncio.sleep(max(rest - 1.0, 1.0))
+        span = time.monotonic() - t0
+        ims_rx, cl_rx = self.ims.stats["received"] - ims0, (await self.client.stats())["packetsReceived"] - cl0
+        res["ice_restart"] = {"window_s": round(span, 2), "ims_received": ims_rx, "client_received": cl_rx}
+        res["checks"]["audio_after_ice_restart"] = min(ims_rx, cl_rx) >= 0.8 * span * 50
+
+    def score(self, res: dict, f: dict) -> None:
+        checks, cs, ims = res["checks"], res["client_stats"], res["ims_stats"]
+        for key, ref, deg in (("pesq_ims", "speech_webrtc", "rec_ims"),
+                              ("pesq_webrtc", "speech_ims", "rec_webrtc")):
+            if os.path.exists(f[deg]) and os.path.getsize(f[deg]) > 44:
+                try:
+                    res[key + "_detail"] = pesq_nb_detail(f[ref], f[deg])
+                    res[key] = res[key + "_detail"]["pesq"]
+                except Exception as e:  # e.g. silent recording: no utterances
+                    res[key + "_error"] = repr(e)
+        checks["pesq_ims"] = res["pesq_ims"] is not None and res["pesq_ims"] >= MIN_PESQ
+        if res["pesq_webrtc"] is not None or "pesq_webrtc_error" in res:
+            checks["pesq_webrtc"] = res["pesq_webrtc"] is not None and res["pesq_webrtc"] >= MIN_PESQ
+        if cs:
+            checks["client_packets_received"] = cs["packetsReceived"] >= 0.8 * ims["sent"] > 0
+            if cs.get("packetsSent") is not None:
+                checks["ims_packets_received"] = ims["received"] >= 0.8 * cs["packetsSent"] > 0
+            if cs.get("concealedSamples") is not None and cs.get("totalSamplesReceived"):
+                checks["concealed_below_2pct"] = cs["concealedSamples"] < 0.02 * cs["totalSamplesReceived"]
+        if self.ims.srtp:
+            checks["ims_srtp_auth_ok"] = ims["srtp_auth_failures"] == 0
+        if hasattr(self, "to_web"):
+            checks["sdp_to_webrtc_has_ice_dtls"] = all(x in self.to_web for x in WEBRTC_ATTRS)
+            checks["sdp_to_webrtc_proto"] = sdp_proto(self.to_web) == "UDP/TLS/RTP/SAVPF"
+            checks["sdp_to_ims_has_no_ice_dtls"] = not any(
+                x in self.to_ims for x in WEBRTC_ATTRS + ("a=ice-pwd:",))
+            checks["sdp_to_ims_proto"] = sdp_proto(self.to_ims) == self.ims_proto
+            checks["sdp_to_ims_crypto"] = ("a=crypto:" in self.to_ims) == (self.a.ims == "sdes")
+        if hasattr(self, "to_web"):
+            from_query, from_sdp = self.relay_dtls_role(res["query"])
+            res["dtls_role_relay"] = from_query or from_sdp
+            if from_query and from_sdp:
+                checks["dtls_role_query_matches_sdp"] = from_query == from_sdp
+            # only meaningful where the relay picked its role itself; an
+            # a=setup:actpass offer leaves the choice to the client
+            if self.a.dtls != "default" and sdp_setup(self.to_web) != "actpass":
+                checks["dtls_role_as_requested"] = res["dtls_role_relay"] == self.a.dtls
+        res["pass"] = bool(checks) and all(checks.values())
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--client", choices=("aiortc", "chromium"), default="aiortc")
+    p.add_argument("--ng", default="127.0.0.1:2291", help="relay ng address HOST:PORT")
+    p.add_argument("--offerer", choices=("webrtc", "ims"), default="webrtc")
+    p.add_argument("--dtls", choices=("default", "passive", "active"), default="default",
+                   help="DTLS flag for the relay's WebRTC side (default: send none)")
+    p.add_argument("--ims", choices=("rtp", "sdes"), default="rtp")
+    p.add_argument("--codec", choices=("PCMU", "PCMA"), default="PCMU")
+    p.add_argument("--ice-restart", action="store_true", help="ICE restart re-offer halfway")
+    p.add_argument("--seconds", type=float, default=10.0, help="media duration after DTLS is up")
+    p.add_argument("--ims-port", type=int, default=0, help="IMS peer RTP port (0: pick a free one)")
+    p.add_argument("--workdir", help="keep WAVs here (default: a new temp dir)")
+    p.add_argument("--json", help="write the result JSON here")
+    args = p.parse_args()
+
+    res = asyncio.run(Call(args).run())
+    summary = {k: res.get(k) for k in (
+        "error", "pesq_ims", "pesq_webrtc", "pesq_ims_detail", "pesq_webrtc_detail", "dtls_role_relay",
+        "ice_restart", "client_stats", "ims_stats", "checks", "pass", "elapsed_s")}
+    print(json.dumps(summary, indent=1))
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(res, fh, indent=1)
+    if not res["pass"]:
+        print("FAILED checks: " + ", ".join(k for k, v in res["checks"].items() if not v), file=sys.stderr)
+        for name, sdp in res["sdp"].items():
+            print(f"----- {name}\n{sdp.strip()}", file=sys.stderr)
+    return 0 if res["pass"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
