@@ -89,7 +89,11 @@ fn run(args: &[String]) -> i32 {
         }
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cfg.general.log));
+        .unwrap_or_else(|_| {
+            // the webrtc-rs crates log routine peer behaviour (unknown TLS extensions, ...)
+            // at warn: only their errors reach an operator's log unless asked for
+            tracing_subscriber::EnvFilter::new(format!("{},rtc_dtls=error,rtc_stun=error,rtc_srtp=error", cfg.general.log))
+        });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)

@@ -258,6 +258,13 @@ fn stream(s: &StreamReport) -> Value {
     if let Some(c) = s.crypto_suite {
         d = d.str("crypto suite", c);
     }
+    if let Some(w) = &s.webrtc {
+        d = d
+            .str("DTLS", w.dtls.as_str())
+            .int("DTLS errors", w.dtls_errors.min(i64::MAX as u64) as i64)
+            .int("ICE checks", w.ice_checks.min(i64::MAX as u64) as i64)
+            .int("STUN errors", w.stun_errors.min(i64::MAX as u64) as i64);
+    }
     d.int("last packet", s.last_packet as i64)
         .val("flags", Value::List(s.flags.iter().map(|f| Value::str(*f)).collect()))
         .val("stats", counters(&s.stats))

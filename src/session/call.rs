@@ -543,7 +543,7 @@ impl Call {
                         _ => Setup::ActPass,
                     };
                     let local_tls_id = webrtc::new_tls_id().map_err(NgError::new)?;
-                    mb.dtls = Some(DtlsSide { local_setup, remote: None, remote_tls_id: None, local_tls_id, epoch: 0 });
+                    mb.dtls = Some(DtlsSide { local_setup, remote_setup: None, remote: None, remote_tls_id: None, local_tls_id, epoch: 0 });
                 }
             } else {
                 mb.dtls = None;
@@ -702,6 +702,19 @@ impl Call {
             ma.rtcp_mux = a_mux;
             if a_mux {
                 ma.remote_rtcp = ma.remote;
+            }
+            // Kamailio sends `DTLS=passive|active` with the answer: it picks eagw's role
+            // towards an offerer that left the choice (actpass), before any handshake
+            if let Some(d) = ma.dtls.as_mut().filter(|d| d.remote_setup == Some(Setup::ActPass)) {
+                let want = match o.dtls {
+                    DtlsMode::Passive => Some(Setup::Passive),
+                    DtlsMode::Active => Some(Setup::Active),
+                    _ => None,
+                };
+                if let Some(w) = want.filter(|w| *w != d.local_setup) {
+                    d.local_setup = w;
+                    d.epoch += 1;
+                }
             }
             let m_out = &mut out.media[i];
             m_out.proto = ma.proto.clone();
@@ -924,7 +937,8 @@ fn offerer_dtls(ma: &mut MediaState, input: &Sdp, m_in: &Media, in_proto: &str, 
     }
     let fp = webrtc::fingerprint(input, m_in)
         .ok_or_else(|| NgError::new(format!("m={} {in_proto} without a usable a=fingerprint (sha-256)", m_in.media)))?;
-    let local_setup = match webrtc::setup(input, m_in).unwrap_or(Setup::ActPass) {
+    let remote_setup = webrtc::setup(input, m_in).unwrap_or(Setup::ActPass);
+    let local_setup = match remote_setup {
         Setup::Active => Setup::Passive,
         Setup::Passive => Setup::Active,
         Setup::ActPass => match (o.dtls, &ma.dtls) {
@@ -941,11 +955,12 @@ fn offerer_dtls(ma: &mut MediaState, input: &Sdp, m_in: &Media, in_proto: &str, 
                 d.local_setup = local_setup;
                 d.epoch += 1;
             }
+            d.remote_setup = Some(remote_setup);
             d.set_remote(fp, tls).map_err(NgError::new)?;
         }
         None => {
             let local_tls_id = webrtc::new_tls_id().map_err(NgError::new)?;
-            ma.dtls = Some(DtlsSide { local_setup, remote: Some(fp), remote_tls_id: tls, local_tls_id, epoch: 0 });
+            ma.dtls = Some(DtlsSide { local_setup, remote_setup: Some(remote_setup), remote: Some(fp), remote_tls_id: tls, local_tls_id, epoch: 0 });
         }
     }
     Ok(())

@@ -52,6 +52,8 @@ pub struct StreamReport {
     pub foreign: u64,
     /// The SRTP suite when eagw terminates SDES-SRTP towards the party.
     pub crypto_suite: Option<&'static str>,
+    /// ICE and DTLS of a WebRTC stream.
+    pub webrtc: Option<super::WebRtcReport>,
 }
 
 /// Converts a monotonic ns stamp to UNIX seconds, given both clocks now.
@@ -100,6 +102,12 @@ impl Call {
                 if suite.is_some() {
                     flags.push("SDES");
                 }
+                if m.ice_local.is_some() {
+                    flags.push("ICE");
+                }
+                if m.dtls.is_some() {
+                    flags.push("DTLS-SRTP");
+                }
                 let mut mr = MediaReport { index: m.index, kind: m.kind.clone(), protocol: m.proto.clone(), flags, streams: vec![] };
                 for (port, rtcp, sdp_ep) in [(m.rtp, false, m.remote), (m.rtcp, true, m.remote_rtcp)] {
                     let Some(p) = port else { continue };
@@ -130,6 +138,7 @@ impl Call {
                         stats,
                         foreign: rep.foreign,
                         crypto_suite: suite,
+                        webrtc: rep.webrtc,
                     });
                 }
                 lr.medias.push(mr);

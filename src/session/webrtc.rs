@@ -38,6 +38,8 @@ impl Setup {
 pub struct DtlsSide {
     /// The `a=setup` eagw wrote (after the party's answer: the role it took, never actpass).
     pub local_setup: Setup,
+    /// The party's `a=setup` when it offered (an `actpass` lets a later `DTLS` flag pick).
+    pub remote_setup: Option<Setup>,
     pub remote: Option<Fingerprint>,
     pub remote_tls_id: Option<String>,
     /// Ours (RFC 8842); a new one with each new association.

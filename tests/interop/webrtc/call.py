@@ -13,6 +13,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import socket
 import sys
 import tempfile
@@ -269,6 +270,9 @@ def main() -> int:
     args = p.parse_args()
 
     res = asyncio.run(Call(args).run())
+    if res["pass"] and not args.workdir:
+        shutil.rmtree(res["workdir"])  # a failed run keeps its WAVs for a look
+        res["workdir"] = None
     summary = {k: res.get(k) for k in (
         "error", "pesq_ims", "pesq_webrtc", "pesq_ims_detail", "pesq_webrtc_detail", "dtls_role_relay",
         "ice_restart", "client_stats", "ims_stats", "checks", "pass", "elapsed_s")}
@@ -277,6 +281,7 @@ def main() -> int:
         with open(args.json, "w") as fh:
             json.dump(res, fh, indent=1)
     if not res["pass"]:
+        print(f"WAVs kept in {res['workdir']}", file=sys.stderr)
         print("FAILED checks: " + ", ".join(k for k, v in res["checks"].items() if not v), file=sys.stderr)
         for name, sdp in res["sdp"].items():
             print(f"----- {name}\n{sdp.strip()}", file=sys.stderr)

@@ -5,9 +5,21 @@ accept_offer / restart_ice / stats / close). The microphone is Chromium's fake
 capture device fed from a WAV file (looped); received audio is tapped from the
 remote track with an AudioWorklet and written to a 16-bit mono WAV on close().
 
-Only loopback UDP candidates leave this module: every SDP handed to the caller
-has its other a=candidate lines removed and its c=/m= port set to a loopback
-candidate, so a relay never sees a non-loopback address.
+Loopback only: every SDP handed to the caller carries only UDP candidates on
+127.0.0.1/::1 and its c=/m= port point at one of them. Chromium enumerates
+interfaces and (with --allow-loopback-in-peer-connection) does gather real
+127.0.0.1/::1 host candidates, but it ranks loopback networks as "unknown"
+(network-cost 50) and eth0 as ethernet (cost 0), so its ICE then selects a pair
+from its eth0 socket to the peer's 127.0.0.1 and sends from a non-loopback
+source address. Default mode (wildcard_sockets=True) therefore uses the IP
+handling policy default_public_and_private_interfaces: the sockets are bound
+to 0.0.0.0/:: and advertised with the default-route address, which filter_sdp
+rewrites to 127.0.0.1/::1 (same port, same socket). The kernel then picks
+127.0.0.1 as the source towards a loopback peer, and Chromium reports its side
+of the selected pair as a prflx 127.0.0.1 candidate.
+
+Page: served from http://127.0.0.1:<ephemeral>/ by a small in-process HTTP
+server (a secure context, so getUserMedia works).
 """
 import asyncio
 import base64
@@ -90,8 +102,9 @@ function onTrack(e) {
   if (S.remote || e.track.kind !== 'audio') return;
   const ms = e.streams[0] || new MediaStream([e.track]);   // remote SDP may have no a=msid
   S.remote = ms;
-  // Chromium only feeds remote WebRTC audio into WebAudio while the stream is also
-  // attached to a media element; a muted one is enough.
+  // Chromium only pulls remote WebRTC audio (into WebAudio, and into the
+  // totalSamplesReceived stats) while the stream is also attached to a media
+  // element; a muted one is enough. Without it the recording is silent.
   const el = new Audio(); el.muted = true; el.srcObject = ms;
   el.play().catch(err => log('audio element play: ' + err));
   S.audioEl = el;
@@ -313,9 +326,8 @@ def filter_sdp(sdp: str, rewrite: bool = False, ipv6: bool = True) -> str:
     address of its family, same port, which reaches the same socket.
     raddr (srflx/relay base) is rewritten likewise. ipv6=False drops IPv6
     candidates (Chromium prefers ::1 pairs when both families are offered).
-    Then each m-section's c=
-    line and m= port point at its first RTP (component 1) candidate, IPv4
-    first (0.0.0.0 and port 9 if none is left)."""
+    Then each m-section's c= line and m= port point at its first RTP
+    (component 1) candidate, IPv4 first (0.0.0.0 and port 9 if none is left)."""
     sections, cur = [], []
     for line in sdp.replace("\r\n", "\n").split("\n"):
         if line.startswith("m=") and cur:
@@ -527,13 +539,15 @@ class ChromiumClient:
             "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
             f"--use-file-for-fake-audio-capture={capture_wav}",
             "--autoplay-policy=no-user-gesture-required",
-            # WebRTC: gather 127.0.0.1 host candidates, real IPs instead of mDNS names
-            "--allow-loopback-in-peer-connection",
+            # WebRTC: wildcard-bound sockets (see module docstring), else per-interface
+            # sockets incl. 127.0.0.1/::1; real IPs, not mDNS names (gUM permission
+            # already implies that, the feature switch makes sure)
             *(["--webrtc-ip-handling-policy=default_public_and_private_interfaces"]
               if self.wildcard_sockets else []),
+            "--allow-loopback-in-peer-connection",
             "--disable-features=WebRtcHideLocalIpsWithMdns,MediaRouter,OptimizationHints,Translate,"
             "AutofillServerCommunication,CertificateTransparencyComponentUpdater,InterestFeedContentSuggestions",
-            # no outside connections: no background services, no DNS for anything but localhost
+            # no outside connections: no background services, no DNS but for localhost
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
             "--no-first-run", "--no-default-browser-check", "--disable-default-apps",
             "--metrics-recording-only", "--disable-domain-reliability",
@@ -586,10 +600,15 @@ class ChromiumClient:
 
     async def start(self, speech_wav: str, record_wav: str) -> None:
         self.record_wav = record_wav
-        # Chromium's fake capture reads 8/16/32-bit PCM WAV of any rate, but a
-        # mono s16 48 kHz file is what its audio path runs at natively.
+        # Chromium's fake capture resamples PCM WAVs itself (s16/s32/f32 at 8, 16,
+        # 44.1 and 48 kHz all verified) but not e.g. A-law ones; anything but
+        # mono s16 48 kHz is normalised to that first.
         capture = os.path.abspath(speech_wav)
-        if wav_info(capture) != (CAPTURE_RATE, 1, 2):
+        try:
+            native = wav_info(capture) == (CAPTURE_RATE, 1, 2)
+        except (wave.Error, EOFError):
+            native = False
+        if not native:
             capture = convert_wav(capture, os.path.join(self.workdir, "capture48k.wav"))
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _PageHandler)
@@ -643,7 +662,8 @@ class ChromiumClient:
                 if self.cdp.dead:
                     raise
             if time.monotonic() > deadline:
-                raise ChromiumError(f"page script did not load\n{self.stderr_tail()}")
+                href = await self._js("location.href", timeout=5)
+                raise ChromiumError(f"page script did not load (at {href})\n{self.stderr_tail()}")
             await asyncio.sleep(0.05)
 
         self.info = await self._call("init", self.rtc_config, self.codecs, self.telephone_event)

@@ -331,7 +331,11 @@ class ImsPeer:
 # -------------------------------------------------------------- selfcheck --
 def _selfcheck() -> None:
     """G.711 and SRTP interop with ffmpeg and libsrtp; all on 127.0.0.1:47000-47011."""
+    import warnings
+
+    warnings.filterwarnings("ignore", "'audioop' is deprecated", DeprecationWarning)
     import audioop  # stdlib up to 3.12: reference G.711
+    import shutil
     import socket
     import subprocess
     import tempfile
@@ -416,6 +420,7 @@ def _selfcheck() -> None:
     err = np.abs(seg - pcm[:len(seg)]).max()
     print(f"us -> ffmpeg: decoded {len(got)} samples, lag {lag}, max abs err {err}")
     assert len(got) >= 2 * RATE and err < 1100, "ffmpeg could not decrypt our SRTP"
+    shutil.rmtree(tmp)
     print("selfcheck: all ok")
 
 
