@@ -115,18 +115,18 @@ impl IceLite {
             return Outcome::Ignore { error: Some("STUN FINGERPRINT mismatch") };
         }
         let Ok(user) = m.get(ATTR_USERNAME) else {
-            return self.reject(&m, CODE_BAD_REQUEST, "Bad Request", "check without USERNAME", crypto);
+            return self.reject(&m, CODE_BAD_REQUEST, "Bad Request", "check without USERNAME");
         };
         if !m.contains(ATTR_MESSAGE_INTEGRITY) {
-            return self.reject(&m, CODE_BAD_REQUEST, "Bad Request", "check without MESSAGE-INTEGRITY", crypto);
+            return self.reject(&m, CODE_BAD_REQUEST, "Bad Request", "check without MESSAGE-INTEGRITY");
         }
         // USERNAME is "<our ufrag>:<their ufrag>"; only the first half is ours to check
         let ours = user.split(|&b| b == b':').next().unwrap_or(&[]);
         if user.len() <= ours.len() || ours != self.local.ufrag.as_bytes() {
-            return self.reject(&m, CODE_UNAUTHORIZED, "Unauthorized", "check with a wrong ufrag", crypto);
+            return self.reject(&m, CODE_UNAUTHORIZED, "Unauthorized", "check with a wrong ufrag");
         }
         if MessageIntegrity::check(&mut m, self.local.pwd.as_bytes(), crypto).is_err() {
-            return self.reject(&m, CODE_UNAUTHORIZED, "Unauthorized", "check with a wrong password", crypto);
+            return self.reject(&m, CODE_UNAUTHORIZED, "Unauthorized", "check with a wrong password");
         }
         self.checks += 1;
         self.last_check_ns = now_ns;
@@ -151,14 +151,7 @@ impl IceLite {
         }
     }
 
-    fn reject(
-        &self,
-        m: &Message,
-        code: rtc_stun::error_code::ErrorCode,
-        phrase: &str,
-        reason: &'static str,
-        _crypto: &dyn RTCCrypto,
-    ) -> Outcome {
+    fn reject(&self, m: &Message, code: rtc_stun::error_code::ErrorCode, phrase: &str, reason: &'static str) -> Outcome {
         let err = ErrorCodeAttribute { code, reason: phrase.as_bytes().to_vec() };
         match build(m, BINDING_ERROR, &[&err, &FINGERPRINT]) {
             Some(reply) => Outcome::Reject { reply, reason },
@@ -179,6 +172,36 @@ fn build(req: &Message, typ: rtc_stun::message::MessageType, attrs: &[&dyn Sette
     Some(out.raw)
 }
 
+/// A connectivity check as a controlling full agent sends it (USERNAME, PRIORITY,
+/// ICE-CONTROLLING, optionally USE-CANDIDATE, MESSAGE-INTEGRITY, FINGERPRINT): for the
+/// tests, the load tool and the benches, which play the browser.
+pub fn binding_request(user: &str, pwd: &str, use_candidate: bool, crypto: &dyn RTCCrypto) -> Vec<u8> {
+    use rtc_stun::attributes::{ATTR_ICE_CONTROLLING, ATTR_PRIORITY};
+    let mut m = Message::new();
+    m.typ = rtc_stun::message::BINDING_REQUEST;
+    let _ = m.new_transaction_id();
+    m.write_header();
+    m.add(ATTR_USERNAME, user.as_bytes());
+    m.add(ATTR_PRIORITY, &1_845_501_695u32.to_be_bytes());
+    m.add(ATTR_ICE_CONTROLLING, &0x1234_5678_9abc_def0u64.to_be_bytes());
+    if use_candidate {
+        m.add(ATTR_USE_CANDIDATE, &[]);
+    }
+    let _ = MessageIntegrity::new_short_term_integrity_with_provider(pwd.to_string(), crypto).add_to(&mut m);
+    let _ = FINGERPRINT.add_to(&mut m);
+    m.raw
+}
+
+/// Whether `reply` is a success response that authenticates with `pwd` (the browser's
+/// side of a check).
+pub fn is_success_for(reply: &[u8], pwd: &str, crypto: &dyn RTCCrypto) -> bool {
+    let mut m = Message { raw: reply.to_vec(), ..Message::default() };
+    m.decode().is_ok()
+        && m.typ == BINDING_SUCCESS
+        && MessageIntegrity::check(&mut m, pwd.as_bytes(), crypto).is_ok()
+        && FINGERPRINT.check(&m).is_ok()
+}
+
 /// The SDP candidate line of a lite host candidate (RFC 8445 §5.1.2.1: type preference
 /// 126, local preference 65535; foundation per address family).
 pub fn host_candidate(component: u8, addr: SocketAddr) -> String {
@@ -190,30 +213,15 @@ pub fn host_candidate(component: u8, addr: SocketAddr) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rtc_stun::attributes::ATTR_PRIORITY;
     use rtc_stun::message::Getter;
-    use rtc_stun::message::{TransactionId, BINDING_REQUEST, CLASS_ERROR_RESPONSE, CLASS_SUCCESS_RESPONSE};
-    use rtc_stun::textattrs::TextAttribute;
+    use rtc_stun::message::{CLASS_ERROR_RESPONSE, CLASS_SUCCESS_RESPONSE};
+
+    fn check(user: &str, pwd: &str, use_candidate: bool) -> Vec<u8> {
+        binding_request(user, pwd, use_candidate, provider().crypto())
+    }
 
     fn provider() -> std::sync::Arc<dyn rtc_crypto::RTCCryptoProvider> {
         rtc_crypto::default_provider().unwrap()
-    }
-
-    /// A check as a browser sends it.
-    pub fn check(user: &str, pwd: &str, use_candidate: bool) -> Vec<u8> {
-        let p = provider();
-        let mut m = Message::new();
-        let uname = TextAttribute::new(ATTR_USERNAME, user.to_string());
-        let integrity = MessageIntegrity::new_short_term_integrity_with_provider(pwd.to_string(), p.crypto());
-        let mut setters: Vec<Box<dyn Setter>> = vec![Box::new(BINDING_REQUEST), Box::new(TransactionId::new()), Box::new(uname)];
-        m.build(&setters.drain(..).collect::<Vec<_>>()).unwrap();
-        m.add(ATTR_PRIORITY, &1845501695u32.to_be_bytes());
-        if use_candidate {
-            m.add(ATTR_USE_CANDIDATE, &[]);
-        }
-        integrity.add_to(&mut m).unwrap();
-        FINGERPRINT.add_to(&mut m).unwrap();
-        m.raw
     }
 
     fn decode(b: &[u8]) -> Message {
@@ -233,6 +241,7 @@ mod tests {
         assert!(!nominated);
         assert_eq!(ice.selected(), None);
         assert!(ice.is_validated(a) && !ice.is_validated(b));
+        assert!(is_success_for(&reply, "localpassword-0123456789", p.crypto()));
         let mut r = decode(&reply);
         assert_eq!(r.typ.class, CLASS_SUCCESS_RESPONSE);
         MessageIntegrity::check(&mut r, b"localpassword-0123456789", p.crypto()).unwrap();
