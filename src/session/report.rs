@@ -105,8 +105,9 @@ impl Call {
                 if m.ice_local.is_some() {
                     flags.push("ICE");
                 }
-                if m.dtls.is_some() {
+                if let Some(d) = &m.dtls {
                     flags.push("DTLS-SRTP");
+                    flags.push(if d.client() { "DTLS role active" } else { "DTLS role passive" });
                 }
                 let mut mr = MediaReport { index: m.index, kind: m.kind.clone(), protocol: m.proto.clone(), flags, streams: vec![] };
                 for (port, rtcp, sdp_ep) in [(m.rtp, false, m.remote), (m.rtcp, true, m.remote_rtcp)] {

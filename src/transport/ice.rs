@@ -63,6 +63,12 @@ const MAX_VALIDATED: usize = 8;
 #[derive(Debug)]
 pub struct IceLite {
     pub local: Creds,
+    /// The credentials before the last restart: still accepted. A restarting browser
+    /// keeps checking the old pair (consent) until the new one is nominated, and
+    /// libwebrtc keeps the old remote ufrag on a connection to an unchanged candidate
+    /// address (an ICE-lite agent's candidate does not move), so the new pair can arrive
+    /// with the old credentials.
+    previous: Option<Creds>,
     /// The source nominated by the controlling peer: media goes here.
     selected: Option<SocketAddr>,
     validated: Vec<SocketAddr>,
@@ -73,16 +79,16 @@ pub struct IceLite {
 
 impl IceLite {
     pub fn new(local: Creds) -> IceLite {
-        IceLite { local, selected: None, validated: Vec::new(), last_check_ns: 0, checks: 0 }
+        IceLite { local, previous: None, selected: None, validated: Vec::new(), last_check_ns: 0, checks: 0 }
     }
 
-    /// New local credentials (an ICE restart): checks must use them from now on; the
-    /// selected address stays until the peer nominates again (media keeps flowing).
+    /// New local credentials (an ICE restart); the previous ones stay valid (see
+    /// `previous`), and the selected address stays until the peer nominates again.
     pub fn restart(&mut self, local: Creds) {
         if local != self.local {
-            self.local = local;
-            self.validated.clear();
-            self.validated.extend(self.selected);
+            // sources validated so far stay valid: a restarting browser may already
+            // have checked its new port with the previous credentials
+            self.previous = Some(std::mem::replace(&mut self.local, local));
         }
     }
 
@@ -122,10 +128,12 @@ impl IceLite {
         }
         // USERNAME is "<our ufrag>:<their ufrag>"; only the first half is ours to check
         let ours = user.split(|&b| b == b':').next().unwrap_or(&[]);
-        if user.len() <= ours.len() || ours != self.local.ufrag.as_bytes() {
+        let creds = [Some(&self.local), self.previous.as_ref()].into_iter().flatten().find(|c| ours == c.ufrag.as_bytes());
+        let Some(creds) = creds.filter(|_| user.len() > ours.len()) else {
             return self.reject(&m, CODE_UNAUTHORIZED, "Unauthorized", "check with a wrong ufrag");
-        }
-        if MessageIntegrity::check(&mut m, self.local.pwd.as_bytes(), crypto).is_err() {
+        };
+        let pwd = creds.pwd.clone();
+        if MessageIntegrity::check(&mut m, pwd.as_bytes(), crypto).is_err() {
             return self.reject(&m, CODE_UNAUTHORIZED, "Unauthorized", "check with a wrong password");
         }
         self.checks += 1;
@@ -144,7 +152,7 @@ impl IceLite {
             self.selected = Some(from);
         }
         let xor = XorMappedAddress { ip: from.ip(), port: from.port() };
-        let integrity = MessageIntegrity::new_short_term_integrity_with_provider(self.local.pwd.clone(), crypto);
+        let integrity = MessageIntegrity::new_short_term_integrity_with_provider(pwd, crypto);
         match build(&m, BINDING_SUCCESS, &[&xor, &integrity, &FINGERPRINT]) {
             Some(reply) => Outcome::Answer { reply, nominated },
             None => Outcome::Ignore { error: Some("could not build a STUN response") },
@@ -278,8 +286,12 @@ mod tests {
         assert_eq!(ice.selected(), None);
         assert!(!ice.is_validated(a));
         assert!(matches!(ice.on_stun(b"\x00\x01\x00\x00garbage", a, 1, p.crypto()), Outcome::Ignore { error: Some(_) }));
-        // after a restart the old password no longer works
+        // after a restart both the new and the previous credentials work, nothing older
         ice.restart(Creds { ufrag: "new1".into(), pwd: "newpassword-0123456789ab".into() });
+        assert!(matches!(ice.on_stun(&check("loca:rem", "localpassword-0123456789", true), a, 1, p.crypto()), Outcome::Answer { .. }));
+        assert!(matches!(ice.on_stun(&check("new1:rem", "newpassword-0123456789ab", true), a, 1, p.crypto()), Outcome::Answer { .. }));
+        assert!(matches!(ice.on_stun(&check("loca:rem", "newpassword-0123456789ab", true), a, 1, p.crypto()), Outcome::Reject { .. }));
+        ice.restart(Creds { ufrag: "new2".into(), pwd: "new2password-0123456789a".into() });
         assert!(matches!(ice.on_stun(&check("loca:rem", "localpassword-0123456789", true), a, 1, p.crypto()), Outcome::Reject { .. }));
         assert!(matches!(ice.on_stun(&check("new1:rem", "newpassword-0123456789ab", true), a, 1, p.crypto()), Outcome::Answer { .. }));
     }

@@ -235,6 +235,10 @@ impl SocketTable {
         };
         match s.ep.on_packet(from, now) {
             Verdict::Accept => {}
+            // ICE: media is accepted from every address that passed a check (RFC 8445
+            // §12.2: a browser moves to its new pair before it nominates it); it goes
+            // only to the nominated one
+            Verdict::Foreign if s.rtc.as_ref().and_then(|r| r.ice.as_ref()).is_some_and(|i| i.is_validated(from)) => {}
             Verdict::Foreign => {
                 s.rep.foreign += 1;
                 st.foreign += 1;

@@ -1,0 +1,107 @@
+//! Real WebRTC stacks through eagw: headless Chromium and aiortc place G.711 calls to an
+//! independent IMS peer (plain RTP or SDES-SRTP), with Kamailio's WebRTC flags over ng,
+//! both offer directions and both DTLS roles; speech from espeak-ng both ways, scored
+//! with NB-PESQ. The calls are run by `tests/interop/webrtc/call.py` (see its README);
+//! each asserts its own checks and this test asserts them again from the JSON, plus
+//! eagw's own counters. Calls run one at a time: PESQ and the browser's concealment
+//! figures are honest only on a machine that is not saturated.
+
+mod common;
+use common::*;
+use eagw::control::bencode::Value;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn python() -> PathBuf {
+    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/target/pyenv/bin/python"));
+    assert!(p.exists(), "{} missing: `make test` creates the venv (scripts/deps.sh test)", p.display());
+    p
+}
+
+/// Runs one call; returns call.py's JSON result after checking it passed.
+fn call(e: &Eagw, client: &str, args: &[&str]) -> serde_json::Value {
+    let dir = std::env::temp_dir().join(format!("eagw-webrtc-{}-{client}-{}", std::process::id(), args.join("_").replace("--", "")));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("result.json");
+    let out = std::process::Command::new(python())
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/webrtc"))
+        .arg("call.py")
+        .args(["--client", client, "--ng", &e.ng.to_string(), "--seconds", "8", "--workdir"])
+        .arg(&dir)
+        .arg("--json")
+        .arg(&json)
+        .args(args)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let r: serde_json::Value = std::fs::read_to_string(&json)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_else(|| panic!("{client} {args:?}: no result\n{text}\n--- eagw log ---\n{}", e.log_text()));
+    assert!(
+        out.status.success() && r["pass"] == true,
+        "{client} {args:?} failed: {}\n{text}\n--- eagw log ---\n{}",
+        r["checks"],
+        e.log_text()
+    );
+    // the checks that matter, asserted here too
+    let pesq = r["pesq_ims"].as_f64().unwrap();
+    assert!(pesq >= 3.5, "{client} {args:?}: NB-PESQ at the IMS side {pesq}");
+    let cs = &r["client_stats"];
+    assert_eq!(cs["dtlsState"], "connected", "{client} {args:?}: {cs}");
+    assert!(cs["packetsReceived"].as_f64().unwrap() >= 300.0, "{client} {args:?}: {cs}");
+    if let (Some(c), Some(t)) = (cs["concealedSamples"].as_f64(), cs["totalSamplesReceived"].as_f64()) {
+        assert!(t > 0.0 && c / t < 0.02, "{client} {args:?}: concealed {c} of {t}");
+    }
+    eprintln!("{client} {args:?}: PESQ ims {pesq} webrtc {}, DTLS role {}", r["pesq_webrtc"], r["dtls_role_relay"]);
+    let _ = std::fs::remove_dir_all(&dir);
+    r
+}
+
+fn total(e: &mut Eagw, key: &str) -> i64 {
+    let st = e.statistics();
+    st.get("totalstatistics").and_then(|t| t.get(key)).and_then(Value::as_int).unwrap_or(-1)
+}
+
+#[test]
+fn chromium_through_eagw_to_an_ims_peer() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let mut e = Eagw::start(30, "");
+    // the browser offers; eagw answers DTLS active (default) or passive
+    let r = call(&e, "chromium", &["--offerer", "webrtc"]);
+    assert_eq!(r["dtls_role_relay"], "active");
+    let r = call(&e, "chromium", &["--offerer", "webrtc", "--dtls", "passive"]);
+    assert_eq!(r["dtls_role_relay"], "passive");
+    // the IMS side offers and the browser answers (it takes active: eagw is the server)
+    let r = call(&e, "chromium", &["--offerer", "ims"]);
+    assert_eq!(r["dtls_role_relay"], "passive");
+    // eagw offers setup:active: the browser becomes the server
+    let r = call(&e, "chromium", &["--offerer", "ims", "--dtls", "active", "--codec", "PCMA"]);
+    assert_eq!(r["dtls_role_relay"], "active");
+    // ICE restart halfway: new credentials both sides, audio continues from the new port
+    call(&e, "chromium", &["--ice-restart"]);
+    assert!(total(&mut e, "dtlshandshakes") >= 5);
+    assert_eq!(total(&mut e, "dtlsfailures"), 0);
+    assert!(total(&mut e, "icechecks") >= 10);
+    e.terminate();
+}
+
+#[test]
+fn aiortc_through_eagw_to_plain_and_sdes_ims_peers() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let mut e = Eagw::start(31, "");
+    let r = call(&e, "aiortc", &["--offerer", "webrtc"]);
+    assert_eq!(r["dtls_role_relay"], "active");
+    call(&e, "aiortc", &["--offerer", "webrtc", "--dtls", "passive"]);
+    call(&e, "aiortc", &["--offerer", "ims"]);
+    // SDES-SRTP on the IMS leg, both offer directions
+    let r = call(&e, "aiortc", &["--ims", "sdes"]);
+    assert!(r["checks"]["ims_srtp_auth_ok"] == true);
+    call(&e, "aiortc", &["--offerer", "ims", "--ims", "sdes", "--codec", "PCMA"]);
+    assert!(total(&mut e, "dtlshandshakes") >= 5);
+    assert_eq!(total(&mut e, "srtperrors"), 0, "no SRTP failures in clean calls");
+    e.terminate();
+}
