@@ -1,6 +1,7 @@
 # The two set-up commands (see README.md):
 #   make run    install what is missing, build, run eagw on the embedded loopback config
-#   make test   install what is missing (Kamailio, sipp, ffmpeg), build, run every test
+#   make test   install what is missing (Kamailio, sipp, ffmpeg, Chromium, espeak-ng, a Python
+#               venv with aiortc and pesq), build, run every test
 CARGO ?= cargo
 CONFIG ?=
 

@@ -3,7 +3,8 @@
 # a second run with everything present only checks and returns (well under a second).
 #
 #   scripts/deps.sh run    # the appliance: a Rust toolchain (cargo) only
-#   scripts/deps.sh test   # + the real peers the tests drive: Kamailio, sipp, ffmpeg
+#   scripts/deps.sh test   # + the real peers the tests drive: Kamailio, sipp, ffmpeg, Chromium,
+#                          #   espeak-ng, and a Python venv (target/pyenv) with aiortc and pesq
 #   scripts/deps.sh bench  # + rtpengine, to compare side by side with the load tool
 set -eu
 what=${1:-test}
@@ -25,6 +26,9 @@ case "$what" in
         want sipp sip-tester
         want ffmpeg ffmpeg
         want python3 python3
+        want chromium chromium
+        want espeak-ng espeak-ng
+        python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || { need_cmds+=("python3-venv"); pkgs+=(python3-venv); }
         ;;
     bench)
         want kamailio kamailio
@@ -34,7 +38,19 @@ case "$what" in
         ;;
     *) echo "usage: $0 run|test|bench" >&2; exit 2 ;;
 esac
-[ ${#pkgs[@]} -eq 0 ] && exit 0
+# Python test peers (aiortc, pesq, ...) live in a venv inside the build folder: Debian's
+# pip refuses global installs. Re-installed only when requirements.txt changes.
+venv() {
+    [ "$what" = test ] || return 0
+    local req=tests/interop/webrtc/requirements.txt py=target/pyenv/bin/python stamp=target/pyenv/.requirements
+    if [ -x "$py" ] && cmp -s "$req" "$stamp"; then return 0; fi
+    echo "deps: Python venv target/pyenv (aiortc, pesq)"
+    mkdir -p target
+    [ -x "$py" ] || python3 -m venv target/pyenv
+    "$py" -m pip install -q --disable-pip-version-check -r "$req"
+    cp "$req" "$stamp"
+}
+[ ${#pkgs[@]} -eq 0 ] && { venv; exit 0; }
 
 echo "deps: installing ${pkgs[*]} (missing: ${need_cmds[*]})"
 SUDO=""
@@ -53,4 +69,5 @@ DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recomme
 for svc in kamailio rtpengine-daemon ngcp-rtpengine-daemon; do
     pkill -x "${svc%-daemon}" 2>/dev/null || true
 done
+venv
 echo "deps: done"

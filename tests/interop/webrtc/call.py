@@ -224,7 +224,12 @@ class Call:
                 except Exception as e:  # e.g. silent recording: no utterances
                     res[key + "_error"] = repr(e)
         checks["pesq_ims"] = res["pesq_ims"] is not None and res["pesq_ims"] >= MIN_PESQ
-        if res["pesq_webrtc"] is not None or "pesq_webrtc_error" in res:
+        # Chromium's own recording goes through WebAudio in a headless renderer: under CPU
+        # load it glitches while the received stream itself is clean (its getStats
+        # concealment check below is what judges the network side), so it is reported
+        # but only required for aiortc, whose recorder sees the decoded frames directly
+        web_pesq_counts = self.a.client != "chromium" or self.a.require_browser_pesq
+        if web_pesq_counts and (res["pesq_webrtc"] is not None or "pesq_webrtc_error" in res):
             checks["pesq_webrtc"] = res["pesq_webrtc"] is not None and res["pesq_webrtc"] >= MIN_PESQ
         if cs:
             checks["client_packets_received"] = cs["packetsReceived"] >= 0.8 * ims["sent"] > 0
@@ -267,6 +272,8 @@ def main() -> int:
     p.add_argument("--ims-port", type=int, default=0, help="IMS peer RTP port (0: pick a free one)")
     p.add_argument("--workdir", help="keep WAVs here (default: a new temp dir)")
     p.add_argument("--json", help="write the result JSON here")
+    p.add_argument("--require-browser-pesq", action="store_true",
+                   help="also require NB-PESQ >= 3.5 on Chromium's own recording (an idle machine)")
     args = p.parse_args()
 
     res = asyncio.run(Call(args).run())
