@@ -98,6 +98,10 @@ pub struct Media {
     pub tos: u8,
     /// Socket buffer sizes for media sockets (bytes, 0 = kernel default).
     pub socket_rcvbuf: usize,
+    /// DTLS-SRTP certificate: a PEM file with the certificate and its PKCS#8 private key
+    /// (ECDSA P-256). Empty: a fresh self-signed one at every start (browsers check the
+    /// fingerprint in SDP, never a CA chain, so this is the usual choice).
+    pub dtls_certificate: String,
 }
 
 impl Default for Media {
@@ -111,6 +115,7 @@ impl Default for Media {
             learning_window_ms: 3000,
             tos: 0,
             socket_rcvbuf: 0,
+            dtls_certificate: String::new(),
         }
     }
 }

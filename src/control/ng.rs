@@ -205,6 +205,7 @@ impl Dispatcher {
             .val("dtlshandshakes", i(s.dtls_handshakes))
             .val("dtlsfailures", i(s.dtls_failures))
             .val("dtlserrors", i(s.dtls_errors))
+            .val("consentexpired", i(s.consent_expired))
             .val("errors", i(s.errors))
             .build();
         let mut ctl = DictBuilder::new();

@@ -117,6 +117,12 @@ impl Endpoint {
         self.latch(a, true);
     }
 
+    /// ICE consent was lost: the party's address is forgotten.
+    pub fn unselect(&mut self) {
+        self.latched = None;
+        self.exact = false;
+    }
+
     /// Called for every well-formed packet received on the socket.
     #[inline]
     pub fn on_packet(&mut self, from: SocketAddr, now_ns: u64) -> Verdict {

@@ -32,6 +32,8 @@ pub struct WorkerStats {
     /// DTLS records dropped: garbage, from an address ICE has not validated, or before
     /// the party's fingerprint is known.
     pub dtls_errors: u64,
+    /// ICE streams that stopped sending: no consent check from the party for 30 s.
+    pub consent_expired: u64,
     pub errors: u64,
 }
 
@@ -55,6 +57,7 @@ impl WorkerStats {
         self.dtls_handshakes += o.dtls_handshakes;
         self.dtls_failures += o.dtls_failures;
         self.dtls_errors += o.dtls_errors;
+        self.consent_expired += o.consent_expired;
         self.errors += o.errors;
     }
 }

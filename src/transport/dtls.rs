@@ -38,10 +38,31 @@ impl Identity {
         Identity::from_cert(cert)
     }
 
-    /// Certificate and PKCS#8 key, both PEM, in one text.
+    /// Certificate(s) and PKCS#8 key (`-----BEGIN PRIVATE KEY-----`, as `openssl pkcs8
+    /// -topk8` writes it), PEM, in one text, in any order.
     pub fn from_pem(pem: &str) -> Result<Identity, String> {
         let provider = rtc_crypto::default_provider().map_err(|e| format!("crypto provider: {e}"))?;
-        let cert = Certificate::from_pem(pem, provider.crypto()).map_err(|e| format!("DTLS certificate: {e}"))?;
+        // rtc-dtls wants the key first, under its own tag
+        let (mut key, mut certs) = (None, String::new());
+        let mut rest = pem;
+        while let Some(start) = rest.find("-----BEGIN ") {
+            let after = &rest[start + 11..];
+            let tag = after.split("-----").next().unwrap_or("");
+            let end_marker = format!("-----END {tag}-----");
+            let end = after.find(&end_marker).ok_or_else(|| format!("DTLS certificate: unterminated PEM block {tag}"))?;
+            let body = &after[tag.len() + 5..end];
+            match tag {
+                "PRIVATE KEY" => key = Some(format!("-----BEGIN PRIVATE_KEY-----{body}-----END PRIVATE_KEY-----\n")),
+                "CERTIFICATE" => certs.push_str(&format!("-----BEGIN CERTIFICATE-----{body}-----END CERTIFICATE-----\n")),
+                other => return Err(format!("DTLS certificate: unexpected PEM block {other:?} (want PRIVATE KEY in PKCS#8 and CERTIFICATE)")),
+            }
+            rest = &after[end + end_marker.len()..];
+        }
+        let key = key.ok_or("DTLS certificate: no PKCS#8 PRIVATE KEY block")?;
+        if certs.is_empty() {
+            return Err("DTLS certificate: no CERTIFICATE block".into());
+        }
+        let cert = Certificate::from_pem(&(key + &certs), provider.crypto()).map_err(|e| format!("DTLS certificate: {e}"))?;
         Identity::from_cert(cert)
     }
 
@@ -339,6 +360,18 @@ mod tests {
             let _ = server.on_packet(junk, now);
         }
         assert!(server.poll_transmit().is_none());
+    }
+
+    #[test]
+    fn pem_in_openssl_layout_round_trips() {
+        let id = Identity::generate().unwrap();
+        let pem = id.cert.serialize_pem().unwrap().replace("PRIVATE_KEY", "PRIVATE KEY");
+        // certificate first, then the key, as `cat cert.pem key.pem` gives
+        let key_end = pem.find("-----END PRIVATE KEY-----").unwrap() + "-----END PRIVATE KEY-----".len();
+        let swapped = format!("{}\n{}", &pem[key_end..], &pem[..key_end]);
+        assert_eq!(Identity::from_pem(&swapped).unwrap().fingerprint, id.fingerprint);
+        assert!(Identity::from_pem("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").is_err());
+        assert!(Identity::from_pem("garbage").is_err());
     }
 
     #[test]

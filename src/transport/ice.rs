@@ -55,6 +55,9 @@ pub enum Outcome {
     Ignore { error: Option<&'static str> },
 }
 
+/// RFC 7675 §5.1: consent expires 30 s after the last successful check.
+pub const CONSENT_TIMEOUT_NS: u64 = 30_000_000_000;
+
 /// How many validated source addresses a socket remembers (host, prflx, relayed, both
 /// families: a handful; the oldest goes first).
 const MAX_VALIDATED: usize = 8;
@@ -90,6 +93,18 @@ impl IceLite {
             // have checked its new port with the previous credentials
             self.previous = Some(std::mem::replace(&mut self.local, local));
         }
+    }
+
+    /// Consent (RFC 7675) is lost: no authenticated check for [`CONSENT_TIMEOUT_NS`]
+    /// since the last one. Nothing is sent to the party until it checks and nominates
+    /// again. Returns whether this call withdrew a selection.
+    pub fn expire_consent(&mut self, now_ns: u64) -> bool {
+        if self.selected.is_none() || self.last_check_ns == 0 || now_ns.saturating_sub(self.last_check_ns) < CONSENT_TIMEOUT_NS {
+            return false;
+        }
+        self.selected = None;
+        self.validated.clear();
+        true
     }
 
     pub fn selected(&self) -> Option<SocketAddr> {
@@ -264,6 +279,11 @@ mod tests {
         assert!(matches!(ice.on_stun(&check("loca:rem", "localpassword-0123456789", true), b, 4, p.crypto()), Outcome::Answer { nominated: true, .. }));
         assert_eq!(ice.selected(), Some(b));
         assert_eq!((ice.checks, ice.last_check_ns), (4, 4));
+        // consent: 30 s without a check withdraws the selection and the validations
+        assert!(!ice.expire_consent(4 + CONSENT_TIMEOUT_NS - 1));
+        assert!(ice.expire_consent(4 + CONSENT_TIMEOUT_NS));
+        assert_eq!(ice.selected(), None);
+        assert!(!ice.is_validated(a) && !ice.is_validated(b));
     }
 
     #[test]

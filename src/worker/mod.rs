@@ -293,6 +293,9 @@ impl Worker {
             self.remove_call(&id);
         }
         self.ticks += 1;
+        if self.ticks % 10 == 0 {
+            self.socks.sweep_consent(now, &mut self.stats);
+        }
         if self.shared.timeout_ns == 0 || self.ticks % 10 != 0 {
             return;
         }
@@ -332,7 +335,14 @@ impl Worker {
 /// Starts the configured number of workers; returns their handles and threads.
 pub fn spawn(cfg: &Config, sessions: Arc<AtomicUsize>) -> std::io::Result<(Vec<WorkerHandle>, Vec<std::thread::JoinHandle<()>>)> {
     let n = cfg.worker_count();
-    let identity = Arc::new(crate::transport::dtls::Identity::generate().map_err(std::io::Error::other)?);
+    let identity = match cfg.media.dtls_certificate.as_str() {
+        "" => crate::transport::dtls::Identity::generate(),
+        path => std::fs::read_to_string(path)
+            .map_err(|e| format!("dtls_certificate {path}: {e}"))
+            .and_then(|pem| crate::transport::dtls::Identity::from_pem(&pem)),
+    };
+    let identity = Arc::new(identity.map_err(std::io::Error::other)?);
+    tracing::info!(fingerprint = %identity.fingerprint, "DTLS certificate");
     let shared = Shared {
         ifaces: interfaces(cfg, &identity.fingerprint),
         identity,

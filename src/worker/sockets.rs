@@ -515,6 +515,19 @@ impl MediaSockets for SocketTable {
 }
 
 impl SocketTable {
+    /// Once a second: ICE sockets whose party stopped its consent checks 30 s ago stop
+    /// sending to it (RFC 7675); a new nomination restores the stream.
+    pub fn sweep_consent(&mut self, now: u64, st: &mut WorkerStats) {
+        for s in self.socks.iter_mut().flatten() {
+            let Some(ice) = s.rtc.as_mut().and_then(|r| r.ice.as_mut()) else { continue };
+            if ice.expire_consent(now) {
+                tracing::info!(local = %s.local, peer = ?s.ep.latched(), "ICE consent expired: not sending to the party");
+                s.ep.unselect();
+                st.consent_expired += 1;
+            }
+        }
+    }
+
     /// Puts a socket whose handshake is running on the timer list.
     fn watch_handshake(&mut self, h: Handle) {
         let Some(Some(s)) = self.socks.get_mut(h as usize) else { return };
