@@ -4,5 +4,6 @@
 
 pub mod dtls;
 pub mod ice;
+pub mod ice_full;
 pub mod sdes;
 pub mod srtp;
