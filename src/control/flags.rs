@@ -95,10 +95,14 @@ fn apply_kv(o: &mut Options, key: &str, v: &Value) -> Result<(), String> {
                 apply_flag(o, &format!("SDES-{r}"));
             }
         }
-        "osrtp" | "t.38" | "t38" | "bundle" | "extmap" | "sdp-attr" | "dtls-fingerprint" | "ice-lite" | "dtls-reverse" => {
+        "osrtp" | "t.38" | "t38" | "bundle" | "extmap" | "sdp-attr" | "dtls-fingerprint" | "dtls-reverse" => {
             o.warnings.push(format!("{key} is not supported yet; ignored"));
         }
         "transport-protocol" => o.transport_protocol = Some(need_str(key, v)?),
+        "ice-lite" => match norm(&need_str(key, v)?).as_str() {
+            "off" | "no" | "none" | "disable" => o.ice_full = true,
+            s => o.warnings.push(format!("ICE-lite={s}: eagw is ICE-lite towards full agents already; ignored")),
+        },
         "ice" => {
             let s = norm(&need_str(key, v)?);
             o.ice = match s.as_str() {

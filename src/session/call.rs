@@ -70,6 +70,12 @@ pub struct MediaState {
     /// it) and the party's.
     pub ice_local: Option<Creds>,
     pub ice_remote: Option<Creds>,
+    /// The party's candidates (component 1, `a=candidate` values), whether it is lite,
+    /// and whether eagw runs full ICE towards it (and controls).
+    pub ice_candidates: Vec<String>,
+    pub ice_remote_lite: bool,
+    pub ice_full: bool,
+    pub ice_controlling: bool,
     /// DTLS-SRTP towards this party, terminated by eagw.
     pub dtls: Option<DtlsSide>,
 }
@@ -514,6 +520,14 @@ impl Call {
             }
             let a_ice = webrtc::ice_creds(&input, m_in);
             offerer_ice(&mut self.legs[a].medias[i], a_ice.clone())?;
+            {
+                // full ICE towards a lite offerer (then eagw controls) or when asked
+                let ma = &mut self.legs[a].medias[i];
+                ma.ice_candidates = webrtc::candidates(m_in);
+                ma.ice_remote_lite = webrtc::is_lite(&input, m_in);
+                ma.ice_full = ma.ice_local.is_some() && (ma.ice_remote_lite || o.ice_full);
+                ma.ice_controlling = ma.ice_remote_lite;
+            }
             offerer_dtls(&mut self.legs[a].medias[i], &input, m_in, &in_proto, o)?;
             let mb = &mut self.legs[b].medias[i];
             mb.proto = out_proto.clone();
@@ -528,6 +542,9 @@ impl Call {
                 if mb.ice_local.is_none() {
                     mb.ice_local = Some(Creds::generate().map_err(NgError::new)?);
                 }
+                // eagw offers: full if asked (then it controls), else lite until a lite answer
+                mb.ice_full = o.ice_full;
+                mb.ice_controlling = true;
             } else {
                 mb.ice_local = None;
                 mb.ice_remote = None;
@@ -601,7 +618,7 @@ impl Call {
             }
             if let Some(c) = &mb.ice_local {
                 webrtc::write_ice(m_out, c, &rtp, if o.rtcp_mux.require { None } else { mb.rtcp.as_ref() });
-                lite = true;
+                lite |= !mb.ice_full;
             }
             locals.push(Some((rtp.advertised, family_of(rtp.advertised))));
         }
@@ -745,7 +762,7 @@ impl Call {
             }
             if let Some(c) = &ma.ice_local {
                 webrtc::write_ice(m_out, c, &rtp, if a_mux { None } else { ma.rtcp.as_ref() });
-                lite = true;
+                lite |= !ma.ice_full;
             }
             webrtc::ensure_mid(m_out, ma.mid.as_deref());
             locals.push(Some((rtp.advertised, family_of(rtp.advertised))));
@@ -780,6 +797,17 @@ impl Call {
         let to_rtcp = if to.rtcp_mux { Some(to_rtp.handle) } else { to.rtcp.map(|p| p.handle).or(Some(to_rtp.handle)) };
         // with ICE the party's address is what it nominates, never the SDP's or a learned one
         let ice = from.ice_local.is_some();
+        let spec = from.ice_local.clone().map(|local| super::IceSpec {
+            local,
+            full: match (&from.ice_remote, from.ice_full) {
+                (Some(remote), true) => Some(crate::transport::ice_full::FullIce {
+                    remote: remote.clone(),
+                    candidates: from.ice_candidates.clone(),
+                    controlling: from.ice_controlling,
+                }),
+                _ => None,
+            },
+        });
         let learn = if ice { LearnOpts { mode: Learning::Off, handover: false, asymmetric: false } } else { self.learn };
         socks.wire(
             rtp.handle,
@@ -790,7 +818,7 @@ impl Call {
                 fwd_rtcp: to_rtcp,
                 rtcp_only: false,
                 crypt: from.crypt(),
-                ice: from.ice_local.clone(),
+                ice: spec.clone(),
             },
         );
         if let Some(rtcp) = from.rtcp {
@@ -806,7 +834,8 @@ impl Call {
                     fwd_rtcp: to_rtcp,
                     rtcp_only: true,
                     crypt,
-                    ice: from.ice_local.clone(),
+                    // full ICE runs on the RTP component only (browsers mux)
+                    ice: spec.map(|s| super::IceSpec { full: None, ..s }),
                 },
             );
         }
@@ -900,6 +929,10 @@ fn ensure_media(
         mid: None,
         ice_local: None,
         ice_remote: None,
+        ice_candidates: vec![],
+        ice_remote_lite: false,
+        ice_full: false,
+        ice_controlling: false,
         dtls: None,
     };
     if leg.medias.len() > i {
@@ -974,7 +1007,13 @@ fn answerer_webrtc(mb: &mut MediaState, input: &Sdp, m_in: &Media) -> Result<(),
     }
     if mb.ice_local.is_some() {
         match webrtc::ice_creds(input, m_in) {
-            Some(c) => mb.ice_remote = Some(c),
+            Some(c) => {
+                mb.ice_remote = Some(c);
+                mb.ice_candidates = webrtc::candidates(m_in);
+                mb.ice_remote_lite = webrtc::is_lite(input, m_in);
+                // two lite agents never connect: eagw turns full (and, as offerer, controls)
+                mb.ice_full |= mb.ice_remote_lite;
+            }
             None => {
                 // the party does not do ICE: plain latching towards it
                 mb.ice_local = None;

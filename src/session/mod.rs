@@ -78,9 +78,17 @@ pub struct Wiring {
     /// Whether this socket is an RTCP-only socket (RTP arriving here is an error).
     pub rtcp_only: bool,
     pub crypt: Crypt,
-    /// eagw is the ICE-lite agent towards the party, with these local credentials: the
-    /// socket answers checks and sends only to the address the party nominated.
-    pub ice: Option<Creds>,
+    /// eagw does ICE towards the party: the socket answers checks (and, full, sends its
+    /// own) and sends only to the address nominated.
+    pub ice: Option<IceSpec>,
+}
+
+/// ICE on one socket: our credentials, and for a full agent the party's side too.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IceSpec {
+    pub local: Creds,
+    /// None: ICE-lite (the default).
+    pub full: Option<crate::transport::ice_full::FullIce>,
 }
 
 /// Per-socket counters of packets received from the socket's peer.

@@ -59,6 +59,8 @@ pub struct Options {
     pub rtcp_mux: RtcpMuxOpts,
     pub no_rtcp_attribute: bool,
     pub ice: IceMode,
+    /// `ICE-lite=off`: eagw runs full ICE (it always does towards an ICE-lite party).
+    pub ice_full: bool,
     pub dtls: DtlsMode,
     pub codec_strip: Vec<String>,
     pub codec_mask: Vec<String>,

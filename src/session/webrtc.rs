@@ -84,6 +84,23 @@ pub fn ice_creds(sdp: &Sdp, m: &Media) -> Option<Creds> {
     (!ufrag.is_empty() && !pwd.is_empty()).then(|| Creds { ufrag: ufrag.into(), pwd: pwd.into() })
 }
 
+/// The party's UDP candidates of component 1 (`a=candidate` values).
+pub fn candidates(m: &Media) -> Vec<String> {
+    m.attrs("candidate")
+        .filter(|v| {
+            let f: Vec<&str> = v.split_whitespace().collect();
+            f.len() >= 8 && f[1] == "1" && f[2].eq_ignore_ascii_case("udp")
+        })
+        .take(16)
+        .map(|v| v.trim().to_string())
+        .collect()
+}
+
+/// `a=ice-lite` (session level, or media level from some stacks).
+pub fn is_lite(sdp: &Sdp, m: &Media) -> bool {
+    attr(sdp, m, "ice-lite").is_some()
+}
+
 pub fn fingerprint(sdp: &Sdp, m: &Media) -> Option<Fingerprint> {
     // several a=fingerprint lines are allowed: take the first SHA-256 one
     m.attrs("fingerprint")

@@ -14,6 +14,7 @@ use crate::sdp::Family;
 use crate::session::{Crypt, DtlsPhase, Handle, LocalPort, MediaSockets, SocketReport, WebRtcReport, Wiring};
 use crate::transport::dtls::{self, Dtls, Fingerprint, Identity};
 use crate::transport::ice::{IceLite, Outcome};
+use crate::transport::ice_full::IceFull;
 use crate::transport::sdes::SrtpKey;
 use crate::transport::srtp::Srtp;
 use rtc_crypto::RTCCryptoProvider;
@@ -44,10 +45,39 @@ pub struct Sock {
     rep: SocketReport,
 }
 
+/// ICE on one socket: the lite responder (default) or a full agent.
+enum Ice {
+    Lite(IceLite),
+    Full(Box<IceFull>),
+}
+
+impl Ice {
+    fn selected(&self) -> Option<SocketAddr> {
+        match self {
+            Ice::Lite(i) => i.selected(),
+            Ice::Full(f) => f.selected(),
+        }
+    }
+    /// Whether DTLS and media are accepted from `a`: any source that passed a check
+    /// (lite), the selected pair (full).
+    fn is_validated(&self, a: SocketAddr) -> bool {
+        match self {
+            Ice::Lite(i) => i.is_validated(a),
+            Ice::Full(f) => f.selected() == Some(a),
+        }
+    }
+    fn checks(&self) -> (u64, u64) {
+        match self {
+            Ice::Lite(i) => (i.checks, i.last_check_ns),
+            Ice::Full(f) => (f.checks, f.last_check_ns),
+        }
+    }
+}
+
 /// The WebRTC transport state of one socket (RFC 7983 demultiplexes by first byte).
 #[derive(Default)]
 struct Rtc {
-    ice: Option<IceLite>,
+    ice: Option<Ice>,
     dtls: Option<Dtls>,
     /// What `dtls` was made for: role, the party's fingerprint, association epoch.
     dtls_for: Option<(bool, Fingerprint, u32)>,
@@ -57,6 +87,8 @@ struct Rtc {
     dtls_errors: u64,
     /// Whether the socket is on the table's list of running handshakes.
     timed: bool,
+    /// Whether the socket is on the table's list of full ICE agents.
+    ice_timed: bool,
 }
 
 impl Rtc {
@@ -72,8 +104,8 @@ impl Rtc {
             },
         };
         WebRtcReport {
-            ice_checks: self.ice.as_ref().map_or(0, |i| i.checks),
-            last_check_ns: self.ice.as_ref().map_or(0, |i| i.last_check_ns),
+            ice_checks: self.ice.as_ref().map_or(0, |i| i.checks().0),
+            last_check_ns: self.ice.as_ref().map_or(0, |i| i.checks().1),
             stun_errors: self.stun_errors,
             dtls,
             dtls_errors: self.dtls_errors,
@@ -99,6 +131,8 @@ pub struct SocketTable {
     learning: Vec<u32>,
     /// Sockets with a DTLS handshake under way (retransmission and timeout timers).
     handshaking: Vec<u32>,
+    /// Sockets running a full ICE agent (its checks and consent timers).
+    ice_agents: Vec<u32>,
     identity: Arc<Identity>,
     crypto: Arc<dyn RTCCryptoProvider>,
 }
@@ -129,6 +163,7 @@ impl SocketTable {
             window_ns: cfg.media.learning_window_ms * 1_000_000,
             learning: Vec::new(),
             handshaking: Vec::new(),
+            ice_agents: Vec::new(),
             identity,
             crypto,
         })
@@ -295,6 +330,27 @@ impl SocketTable {
 
     /// Closes learning windows that have expired; runs DTLS retransmissions and timeouts.
     pub fn tick(&mut self, now: u64, st: &mut WorkerStats) {
+        if !self.ice_agents.is_empty() {
+            let t = Instant::now();
+            let socks = &mut self.socks;
+            self.ice_agents.retain(|&h| {
+                let Some(Some(s)) = socks.get_mut(h as usize) else { return false };
+                let Some(Ice::Full(f)) = s.rtc.as_mut().and_then(|r| r.ice.as_mut()) else {
+                    if let Some(r) = s.rtc.as_mut() {
+                        r.ice_timed = false;
+                    }
+                    return false;
+                };
+                if f.next_timeout().is_some_and(|due| due <= t) {
+                    let moved = f.on_timeout(t);
+                    flush_ice(s);
+                    if moved {
+                        on_selected(s, st);
+                    }
+                }
+                true
+            });
+        }
         if !self.handshaking.is_empty() {
             let t = Instant::now();
             let socks = &mut self.socks;
@@ -433,6 +489,9 @@ impl MediaSockets for SocketTable {
         if s.rtc.as_ref().is_some_and(|r| r.timed) {
             self.handshaking.retain(|&x| x != h);
         }
+        if s.rtc.as_ref().is_some_and(|r| r.ice_timed) {
+            self.ice_agents.retain(|&x| x != h);
+        }
     }
 
     fn wire(&mut self, h: Handle, w: Wiring) {
@@ -463,8 +522,31 @@ impl MediaSockets for SocketTable {
         } else {
             let r = s.rtc.get_or_insert_with(Default::default);
             match (w.ice, &mut r.ice) {
-                (Some(c), Some(i)) => i.restart(c),
-                (Some(c), None) => r.ice = Some(IceLite::new(c)),
+                (Some(spec), cur) => match spec.full {
+                    None => match cur {
+                        Some(Ice::Lite(i)) => i.restart(spec.local),
+                        _ => *cur = Some(Ice::Lite(IceLite::new(spec.local))),
+                    },
+                    Some(full) => {
+                        // a full agent is rebuilt when anything of its ICE session changes
+                        let same = matches!(cur, Some(Ice::Full(f)) if f.spec == full && f.local == spec.local);
+                        if !same {
+                            match IceFull::new(s.local, spec.local, full, Instant::now()) {
+                                Ok(f) => {
+                                    *cur = Some(Ice::Full(Box::new(f)));
+                                    if !r.ice_timed {
+                                        r.ice_timed = true;
+                                        self.ice_agents.push(h);
+                                    }
+                                }
+                                Err(e) => {
+                                    tracing::error!("{e}");
+                                    *cur = None;
+                                }
+                            }
+                        }
+                    }
+                },
                 (None, ice) => *ice = None,
             }
         }
@@ -519,7 +601,7 @@ impl SocketTable {
     /// sending to it (RFC 7675); a new nomination restores the stream.
     pub fn sweep_consent(&mut self, now: u64, st: &mut WorkerStats) {
         for s in self.socks.iter_mut().flatten() {
-            let Some(ice) = s.rtc.as_mut().and_then(|r| r.ice.as_mut()) else { continue };
+            let Some(Ice::Lite(ice)) = s.rtc.as_mut().and_then(|r| r.ice.as_mut()) else { continue };
             if ice.expire_consent(now) {
                 tracing::info!(local = %s.local, peer = ?s.ep.latched(), "ICE consent expired: not sending to the party");
                 s.ep.unselect();
@@ -574,10 +656,30 @@ fn start_client(s: &mut Sock) {
 fn on_stun(s: &mut Sock, pkt: &[u8], from: SocketAddr, now: u64, crypto: &dyn rtc_crypto::RTCCrypto, st: &mut WorkerStats) {
     let fd = s.fd.as_raw_fd();
     let Some(r) = s.rtc.as_mut() else { return };
-    let Some(ice) = r.ice.as_mut() else {
-        r.stun_errors += 1;
-        st.stun_errors += 1;
-        return;
+    let ice = match r.ice.as_mut() {
+        Some(Ice::Lite(i)) => i,
+        Some(Ice::Full(f)) => {
+            match f.on_stun(pkt, from, Instant::now(), now) {
+                Ok(moved) => {
+                    st.ice_checks += 1;
+                    flush_ice(s);
+                    if moved {
+                        on_selected(s, st);
+                    }
+                }
+                Err(e) => {
+                    r.stun_errors += 1;
+                    st.stun_errors += 1;
+                    tracing::debug!(local = %s.local, peer = %from, "{e}");
+                }
+            }
+            return;
+        }
+        None => {
+            r.stun_errors += 1;
+            st.stun_errors += 1;
+            return;
+        }
     };
     match ice.on_stun(pkt, from, now, crypto) {
         Outcome::Answer { reply, nominated } => {
@@ -641,4 +743,29 @@ fn on_dtls(s: &mut Sock, pkt: &[u8], from: SocketAddr, now: u64, st: &mut Worker
     }
     // the reply goes back to where the flight came from (a validated address)
     flush_dtls(s, Some(from));
+}
+
+/// Sends what a full ICE agent has queued (checks, responses).
+fn flush_ice(s: &mut Sock) {
+    let fd = s.fd.as_raw_fd();
+    let Some(Ice::Full(f)) = s.rtc.as_mut().and_then(|r| r.ice.as_mut()) else { return };
+    while let Some((to, p)) = f.poll_transmit() {
+        let _ = sys::send_to(fd, &p, &to);
+    }
+}
+
+/// A full agent selected a pair (or lost it: consent): media follows.
+fn on_selected(s: &mut Sock, st: &mut WorkerStats) {
+    match s.rtc.as_ref().and_then(|r| r.ice.as_ref()).and_then(|i| i.selected()) {
+        Some(a) => {
+            tracing::debug!(local = %s.local, peer = %a, "ICE (full) selected");
+            s.ep.select(a);
+            start_client(s);
+        }
+        None => {
+            tracing::info!(local = %s.local, "ICE failed or consent lost: not sending to the party");
+            s.ep.unselect();
+            st.consent_expired += 1;
+        }
+    }
 }
