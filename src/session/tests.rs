@@ -78,7 +78,8 @@ fn answer_goes_back_with_our_a_side_ports_and_wires_both_ways() {
     assert_eq!(wa.fwd_rtcp, Some(b.rtcp.unwrap().handle));
     // the offerer does ICE: its address is what it nominates, not the SDP's
     assert_eq!(wa.peer, None);
-    assert_eq!(wa.ice, a.ice_local);
+    assert_eq!(wa.ice.as_ref().map(|i| &i.local), a.ice_local.as_ref());
+    assert!(wa.ice.as_ref().unwrap().full.is_none(), "lite towards a full browser");
     assert!(a.ice_local.is_some() && out.contains("a=ice-lite") && out.contains("typ host"));
     let wb = &s.wiring[&b.rtp.unwrap().handle];
     assert_eq!(wb.fwd_rtp, Some(a.rtp.unwrap().handle));
@@ -352,7 +353,7 @@ fn browser_offer_terminates_ice_and_dtls_towards_ims() {
     assert!(m.has_attr("rtcp-mux") && m.has_attr("tls-id"));
     // the browser's socket: ICE decides the address, eagw is the DTLS client
     let w = &s.wiring[&rtp.handle];
-    assert_eq!((w.peer, w.ice.as_ref()), (None, Some(&ours)));
+    assert_eq!((w.peer, w.ice.as_ref().map(|i| &i.local)), (None, Some(&ours)));
     let Crypt::Dtls { client, remote, epoch } = &w.crypt else { panic!("{:?}", w.crypt) };
     assert!(*client && remote.is_some() && *epoch == 0);
     // the IMS socket is plain RTP to the SDP address
@@ -424,4 +425,40 @@ fn ims_offer_to_browser_offers_ice_lite_and_dtls_actpass() {
     let (mut c, mut s) = setup();
     c.offer(&o, &ifaces(), &mut s, 0).unwrap();
     assert!(c.answer(&opts("b", Some("a"), IMS_ANSWER), &ifaces(), &mut s, 1).unwrap_err().reason.contains("DTLS"));
+}
+
+#[test]
+fn full_ice_towards_a_lite_party_and_on_request() {
+    // the IMS side is an ICE-lite gateway: eagw must run full ICE and control
+    let (mut c, mut s) = setup();
+    let lite_offer = OFFER.replace("s=-\r\n", "s=-\r\na=ice-lite\r\n");
+    let mut o = opts("a", None, &lite_offer);
+    o.ice = IceMode::Remove;
+    c.offer(&o, &ifaces(), &mut s, 0).unwrap();
+    let back = c.answer(&opts("a", Some("b"), ANSWER), &ifaces(), &mut s, 1).unwrap();
+    assert!(!back.contains("a=ice-lite") && back.contains("a=ice-ufrag"), "{back}");
+    let w = &s.wiring[&c.legs[0].medias[0].rtp.unwrap().handle];
+    let full = w.ice.as_ref().unwrap().full.as_ref().expect("full agent");
+    assert!(full.controlling);
+    assert_eq!(full.remote.ufrag, "abcd");
+    assert_eq!(full.candidates, vec!["1 1 UDP 2130706431 192.0.2.10 49170 typ host".to_string()]);
+
+    // ICE-lite=off towards a full browser: full, and the browser (offerer) controls
+    let (mut c, mut s) = setup();
+    let mut o = webrtc_to_ims();
+    o.ice_full = true;
+    c.offer(&o, &ifaces(), &mut s, 0).unwrap();
+    let back = c.answer(&opts("a", Some("b"), IMS_ANSWER), &ifaces(), &mut s, 1).unwrap();
+    assert!(!back.contains("a=ice-lite"));
+    let w = &s.wiring[&c.legs[0].medias[0].rtp.unwrap().handle];
+    assert!(!w.ice.as_ref().unwrap().full.as_ref().unwrap().controlling);
+
+    // eagw offers ICE lite; the answerer turns out lite too: eagw turns full, controlling
+    let (mut c, mut s) = setup();
+    let mut o = opts("b", None, IMS_ANSWER);
+    o.ice = IceMode::Force;
+    assert!(c.offer(&o, &ifaces(), &mut s, 0).unwrap().contains("a=ice-lite"));
+    c.answer(&opts("b", Some("a"), &lite_offer), &ifaces(), &mut s, 1).unwrap();
+    let w = &s.wiring[&c.legs[1].medias[0].rtp.unwrap().handle];
+    assert!(w.ice.as_ref().unwrap().full.as_ref().unwrap().controlling);
 }
