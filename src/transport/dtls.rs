@@ -134,6 +134,9 @@ pub struct Dtls {
     pub client: bool,
     pub state: State,
     started: Option<Instant>,
+    /// The peer's hello that our current flight answers has been processed (see
+    /// [`Dtls::repeated_hello`]).
+    hello_seen: bool,
 }
 
 impl Dtls {
@@ -170,7 +173,7 @@ impl Dtls {
             .map_err(|e| format!("DTLS config: {e}"))?;
         let config = Arc::new(config);
         let server = if client { None } else { Some(config.clone()) };
-        Ok(Dtls { ep: Endpoint::new(ASSOC, TransportProtocol::UDP, server), config, client, state: State::Idle, started: None })
+        Ok(Dtls { ep: Endpoint::new(ASSOC, TransportProtocol::UDP, server), config, client, state: State::Idle, started: None, hello_seen: false })
     }
 
     /// Client role: sends the ClientHello (once).
@@ -194,6 +197,9 @@ impl Dtls {
         if self.started.is_none() {
             self.started = Some(now);
             self.state = State::Handshaking;
+        }
+        if self.state == State::Handshaking && self.repeated_hello(pkt) {
+            return Ok(None);
         }
         let events = match self.ep.read(now, ASSOC, None, BytesMut::from(pkt)) {
             Ok(ev) => ev,
@@ -221,6 +227,39 @@ impl Dtls {
             }
         }
         Ok(keys)
+    }
+
+    /// A repeated ClientHello (with cookie) at the server, or ServerHello at the client,
+    /// while the handshake runs: the peer lost our answering flight and repeats its own.
+    ///
+    /// rtc-dtls 0.21.1 handles that badly: a handshake record that does not parse as the
+    /// flight it waits for clears its retransmission timer and leaves the association
+    /// waiting for ever (handshaker.rs `wait()`), so one lost flight 4 (server) or 5
+    /// (client) stalls the handshake. Dropping the repeat keeps the timer armed: our own
+    /// retransmission of the lost flight follows within the schedule (RFC 6347 §4.2.4
+    /// asks for an answer to the repeat; the timer's answer comes at most 1 s later).
+    fn repeated_hello(&mut self, pkt: &[u8]) -> bool {
+        // first record: type 22 (handshake), epoch 0; its handshake header's msg_type
+        if pkt.len() < 13 + 12 || pkt[0] != 22 || pkt[3] != 0 || pkt[4] != 0 {
+            return false;
+        }
+        let body = &pkt[13..];
+        let hello = match (self.client, body[0]) {
+            // ClientHello: version, random, session_id, cookie: only one with a cookie counts
+            (false, 1) => {
+                let ch = &body[12..];
+                let sid = 2 + 32;
+                let Some(&sid_len) = ch.get(sid) else { return false };
+                let Some(&cookie_len) = ch.get(sid + 1 + sid_len as usize) else { return false };
+                cookie_len > 0
+            }
+            (true, 2) => true, // ServerHello
+            _ => false,
+        };
+        if !hello {
+            return false;
+        }
+        std::mem::replace(&mut self.hello_seen, true)
     }
 
     fn export(&self) -> Result<Keys, String> {
@@ -326,6 +365,51 @@ mod tests {
         assert_eq!(kc.rx, ks.tx);
         assert_ne!(kc.tx, kc.rx);
         assert!(matches!(client.state, State::Connected { .. }));
+    }
+
+    /// 30 % of datagrams lost each way: retransmissions still complete the handshake
+    /// within the schedule (1 s, doubling), and both sides agree on the keys.
+    #[test]
+    fn handshake_survives_30_percent_loss() {
+        let (ia, ib) = (Identity::generate().unwrap(), Identity::generate().unwrap());
+        let (fa, fb) = (parse_fingerprint(&ia.fingerprint).unwrap(), parse_fingerprint(&ib.fingerprint).unwrap());
+        for seed in 1..=40u32 {
+            let mut rng = seed.wrapping_mul(2654435761);
+            let mut lose = move || {
+                rng ^= rng << 13;
+                rng ^= rng >> 17;
+                rng ^= rng << 5;
+                rng % 10 < 3
+            };
+            let t0 = Instant::now();
+            let mut client = Dtls::new(&ia, true, &fb).unwrap();
+            let mut server = Dtls::new(&ib, false, &fa).unwrap();
+            client.start(t0);
+            let (mut kc, mut ks) = (None, None);
+            let mut now = t0;
+            while (kc.is_none() || ks.is_none()) && now < t0 + Duration::from_secs(25) {
+                while let Some(p) = client.poll_transmit() {
+                    if !lose() {
+                        if let Ok(Some(k)) = server.on_packet(&p, now) {
+                            ks = Some(k);
+                        }
+                    }
+                }
+                while let Some(p) = server.poll_transmit() {
+                    if !lose() {
+                        if let Ok(Some(k)) = client.on_packet(&p, now) {
+                            kc = Some(k);
+                        }
+                    }
+                }
+                now += Duration::from_millis(100);
+                client.on_timeout(now);
+                server.on_timeout(now);
+            }
+            assert!(kc.is_some() && ks.is_some(), "seed {seed}: client {:?} {} server {:?} {}", client.state, kc.is_some(), server.state, ks.is_some());
+            let (kc, ks) = (kc.unwrap(), ks.unwrap());
+            assert_eq!((kc.tx, kc.rx), (ks.rx, ks.tx), "seed {seed}");
+        }
     }
 
     #[test]

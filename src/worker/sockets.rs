@@ -231,16 +231,14 @@ impl SocketTable {
         if s.rtc.is_some() && len > 0 {
             // RFC 7983: 0–3 STUN, 20–63 DTLS, 128–191 RTP/RTCP
             match pkt[0] {
-                0..=3 => return on_stun(s, pkt, from, now, self.crypto.crypto(), st),
+                0..=3 => {
+                    // a nomination may start our DTLS client
+                    on_stun(s, pkt, from, now, self.crypto.crypto(), st);
+                    return self.watch_handshake(h);
+                }
                 20..=63 => {
                     on_dtls(s, pkt, from, now, st);
-                    if s.rtc.as_ref().is_some_and(|r| r.dtls.as_ref().is_some_and(|d| d.state == dtls::State::Handshaking) && !r.timed) {
-                        if let Some(r) = s.rtc.as_mut() {
-                            r.timed = true;
-                        }
-                        self.handshaking.push(h);
-                    }
-                    return;
+                    return self.watch_handshake(h);
                 }
                 _ => {}
             }
@@ -350,6 +348,10 @@ impl SocketTable {
                 }
                 true
             });
+            // a selection may have started a DTLS client: its retransmissions need the timer
+            for i in 0..self.ice_agents.len() {
+                self.watch_handshake(self.ice_agents[i]);
+            }
         }
         if !self.handshaking.is_empty() {
             let t = Instant::now();
