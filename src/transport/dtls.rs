@@ -134,9 +134,9 @@ pub struct Dtls {
     pub client: bool,
     pub state: State,
     started: Option<Instant>,
-    /// The peer's hello that our current flight answers has been processed (see
-    /// [`Dtls::repeated_hello`]).
-    hello_seen: bool,
+    /// Our answering flight went out (server: flight 4; client: flight 5): the peer's
+    /// repeats of what it answers are dropped (see [`peer_repeat`]).
+    answered: bool,
 }
 
 impl Dtls {
@@ -173,7 +173,7 @@ impl Dtls {
             .map_err(|e| format!("DTLS config: {e}"))?;
         let config = Arc::new(config);
         let server = if client { None } else { Some(config.clone()) };
-        Ok(Dtls { ep: Endpoint::new(ASSOC, TransportProtocol::UDP, server), config, client, state: State::Idle, started: None, hello_seen: false })
+        Ok(Dtls { ep: Endpoint::new(ASSOC, TransportProtocol::UDP, server), config, client, state: State::Idle, started: None, answered: false })
     }
 
     /// Client role: sends the ClientHello (once).
@@ -198,7 +198,8 @@ impl Dtls {
             self.started = Some(now);
             self.state = State::Handshaking;
         }
-        if self.state == State::Handshaking && self.repeated_hello(pkt) {
+        if self.answered && self.state == State::Handshaking && peer_repeat(pkt, self.client) {
+            tracing::debug!(client = self.client, "DTLS: peer repeated its flight; ours retransmits on its timer");
             return Ok(None);
         }
         let events = match self.ep.read(now, ASSOC, None, BytesMut::from(pkt)) {
@@ -229,39 +230,6 @@ impl Dtls {
         Ok(keys)
     }
 
-    /// A repeated ClientHello (with cookie) at the server, or ServerHello at the client,
-    /// while the handshake runs: the peer lost our answering flight and repeats its own.
-    ///
-    /// rtc-dtls 0.21.1 handles that badly: a handshake record that does not parse as the
-    /// flight it waits for clears its retransmission timer and leaves the association
-    /// waiting for ever (handshaker.rs `wait()`), so one lost flight 4 (server) or 5
-    /// (client) stalls the handshake. Dropping the repeat keeps the timer armed: our own
-    /// retransmission of the lost flight follows within the schedule (RFC 6347 §4.2.4
-    /// asks for an answer to the repeat; the timer's answer comes at most 1 s later).
-    fn repeated_hello(&mut self, pkt: &[u8]) -> bool {
-        // first record: type 22 (handshake), epoch 0; its handshake header's msg_type
-        if pkt.len() < 13 + 12 || pkt[0] != 22 || pkt[3] != 0 || pkt[4] != 0 {
-            return false;
-        }
-        let body = &pkt[13..];
-        let hello = match (self.client, body[0]) {
-            // ClientHello: version, random, session_id, cookie: only one with a cookie counts
-            (false, 1) => {
-                let ch = &body[12..];
-                let sid = 2 + 32;
-                let Some(&sid_len) = ch.get(sid) else { return false };
-                let Some(&cookie_len) = ch.get(sid + 1 + sid_len as usize) else { return false };
-                cookie_len > 0
-            }
-            (true, 2) => true, // ServerHello
-            _ => false,
-        };
-        if !hello {
-            return false;
-        }
-        std::mem::replace(&mut self.hello_seen, true)
-    }
-
     fn export(&self) -> Result<Keys, String> {
         let st = self.ep.get_connection_state(ASSOC).ok_or("DTLS: no association")?;
         let suite = match st.srtp_protection_profile() {
@@ -288,7 +256,13 @@ impl Dtls {
 
     /// The next datagram to send to the party.
     pub fn poll_transmit(&mut self) -> Option<BytesMut> {
-        self.ep.poll_transmit().map(|t| t.message)
+        let p = self.ep.poll_transmit()?.message;
+        // server: ServerHello = flight 4; client: Certificate / ClientKeyExchange = flight 5
+        let t = handshake_type(&p);
+        if (!self.client && t == Some(2)) || (self.client && matches!(t, Some(11) | Some(16))) {
+            self.answered = true;
+        }
+        Some(p)
     }
 
     /// Retransmissions and the handshake timeout; call when [`Dtls::next_timeout`] is due.
@@ -309,6 +283,40 @@ impl Dtls {
         }
         let limit = self.started.map(|s| s + HANDSHAKE_TIMEOUT);
         [self.ep.poll_timeout(&ASSOC), limit].into_iter().flatten().min()
+    }
+}
+
+/// The handshake type of the first record of a datagram, if it is an epoch-0 handshake
+/// record (type 22), and its message_seq.
+fn handshake_header(pkt: &[u8]) -> Option<(u8, u16)> {
+    if pkt.len() < 13 + 12 || pkt[0] != 22 || pkt[3] != 0 || pkt[4] != 0 {
+        return None;
+    }
+    Some((pkt[13], u16::from_be_bytes([pkt[17], pkt[18]])))
+}
+
+fn handshake_type(pkt: &[u8]) -> Option<u8> {
+    handshake_header(pkt).map(|(t, _)| t)
+}
+
+/// Whether a datagram repeats the peer's flight that our answering flight (already sent)
+/// answers: at the server a ClientHello with message_seq ≥ 1 (the one with the cookie,
+/// answered by flight 4), at the client any part of flight 4 (ServerHello, Certificate,
+/// ServerKeyExchange, CertificateRequest, ServerHelloDone; answered by flight 5). Any
+/// fragment counts (Chromium's ClientHello, with a post-quantum key share, spans two).
+///
+/// rtc-dtls 0.21.1 handles such a repeat badly: a handshake record that does not parse as
+/// the flight it waits for clears its retransmission timer and leaves the association
+/// waiting for ever (handshaker.rs `wait()`), so one lost flight 4 (server) or 5 (client)
+/// stalls the handshake. Dropping the repeat keeps the timer armed: our retransmission of
+/// the lost flight follows within the schedule (RFC 6347 §4.2.4 asks for an answer to the
+/// repeat; the timer's comes at most one interval later). The first ClientHello (no
+/// cookie) is never dropped: HelloVerifyRequest has no timer and answers its repeats.
+fn peer_repeat(pkt: &[u8], client: bool) -> bool {
+    match (client, handshake_header(pkt)) {
+        (false, Some((1, seq))) => seq >= 1,
+        (true, Some((t, _))) => matches!(t, 2 | 11 | 12 | 13 | 14),
+        _ => false,
     }
 }
 
