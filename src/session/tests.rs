@@ -336,6 +336,10 @@ fn browser_offer_terminates_ice_and_dtls_towards_ims() {
         assert!(!out.contains(gone), "{gone} in {out}");
     }
     assert!(media(&out).proto == "RTP/AVP");
+    // the browser's c=0.0.0.0 (port 9) is ICE's placeholder, not hold: IMS sends to eagw
+    let b_rtp = c.legs[1].medias[0].rtp.unwrap();
+    let p = sdp::parse(&out).unwrap();
+    assert_eq!(p.media[0].connection().unwrap().address, b_rtp.advertised.to_string(), "{out}");
     let mut a = opts("a", Some("b"), IMS_ANSWER);
     a.rtcp_mux.require = true;
     let back = c.answer(&a, &ifaces(), &mut s, 1).unwrap();
