@@ -135,7 +135,11 @@ impl Leg {
 /// Which protocols eagw can relay without terminating security (this issue).
 fn proto_kind(p: &str) -> ProtoKind {
     let u = p.to_ascii_uppercase();
-    if u.contains("TLS") {
+    // RTP profiles only: TCP/TLS/BFCP (or a mangled UDP/TLSAVPF) is no DTLS-SRTP, and
+    // must not be turned into RTP/AVP with formats that are no payload types
+    if !u.split('/').any(|part| part == "RTP") {
+        ProtoKind::Other
+    } else if u.contains("TLS") {
         ProtoKind::Dtls
     } else if u.contains("SAVP") {
         ProtoKind::Sdes
