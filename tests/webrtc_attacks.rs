@@ -356,9 +356,23 @@ fn ice_credentials_flood_dtls_junk_and_forged_srtp() {
     attacker.send_to(&wrong_pwd, eagw_addr).unwrap();
     attacker.send_to(&wrong_ufrag, eagw_addr).unwrap();
     only_401s(&attacker, 2, "wrong credentials after the handshake");
+    // and a genuine check without USE-CANDIDATE (as one seen on the wire), replayed from
+    // another address with USE-CANDIDATE appended after MESSAGE-INTEGRITY, where the HMAC
+    // does not cover it: answered (it authenticates), but nominates nothing
+    let replayer = peer();
+    let mut forged = binding_request(&user, &call.browser.eagw_ice.pwd, false, c.crypto());
+    forged.truncate(forged.len() - 8); // FINGERPRINT
+    forged.extend_from_slice(&[0x00, 0x25, 0x00, 0x00]);
+    let len = (forged.len() - 20) as u16;
+    forged[2..4].copy_from_slice(&len.to_be_bytes());
+    replayer.send_to(&forged, eagw_addr).unwrap();
     for seq in 21..=25 {
         round_trip(&mut call, seq);
     }
+    let got = drain(&replayer, Duration::from_millis(50));
+    assert!(got.len() == 1 && is_success_for(&got[0].0, &call.browser.eagw_ice.pwd, c.crypto()), "the replayer got {} datagrams", got.len());
+    let st = stream(&mut e, "attacked", "browser");
+    assert_eq!(int(st.get("endpoint").unwrap(), "port"), call.browser.addr().port() as i64, "USE-CANDIDATE after MESSAGE-INTEGRITY nominated");
 
     // 4. DTLS junk from the nominated address and from an unvalidated one: counted,
     // the association stays up and media keeps flowing
@@ -484,8 +498,9 @@ fn ice_credentials_flood_dtls_junk_and_forged_srtp() {
     assert!(is_success_for(&alt_got[0].0, &call.browser.eagw_ice.pwd, c.crypto()));
     assert!(drain(&attacker, Duration::from_millis(50)).is_empty());
     assert!(drain(&junk_sender, Duration::from_millis(50)).is_empty());
+    assert!(drain(&replayer, Duration::from_millis(50)).is_empty());
     let st = stream(&mut e, "attacked", "browser");
-    assert_eq!(int(&st, "ICE checks"), 2, "the nomination and the alternative socket's check: {st:?}");
+    assert_eq!(int(&st, "ICE checks"), 3, "the nomination, the alternative socket's check, the replay: {st:?}");
     assert_eq!(int(&st, "STUN errors"), 2 + 2 + 2500, "{st:?}");
     assert!(e.alive());
 }
