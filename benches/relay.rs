@@ -64,31 +64,34 @@ fn relay(c: &mut Criterion) {
             callee.recv(&mut rbuf).unwrap()
         })
     });
-    // SRTP in (AES_CM_128_HMAC_SHA1_80, authenticated, replay-checked) → plain RTP out
-    let key = SrtpKey::generate(Suite::AesCm128HmacSha1_80).unwrap();
-    let (sp, _) = t.open(0, Family::Ip4, false).unwrap();
-    let (d, _) = t.open(0, Family::Ip4, false).unwrap();
-    let srtp_peer = UdpSocket::bind("127.0.0.1:0").unwrap();
-    t.wire(sp.handle, Wiring { peer: Some(srtp_peer.local_addr().unwrap()), learn, fwd_rtp: Some(d.handle), fwd_rtcp: Some(d.handle), rtcp_only: false, crypt: Crypt::Srtp { rx: Some(key.clone()), tx: Some(key.clone()) }, ice: None });
-    t.wire(d.handle, Wiring { peer: Some(callee.local_addr().unwrap()), learn, fwd_rtp: Some(sp.handle), fwd_rtcp: Some(sp.handle), rtcp_only: false, crypt: Crypt::Plain, ice: None });
-    let mut tx = Srtp::new(key).unwrap();
-    let mut seq: u16 = 0;
-    g.bench_function("eagw_worker_srtp_in_rtp_out", |bch| {
-        bch.iter_batched(
-            || {
-                seq = seq.wrapping_add(1);
-                let mut p = rtp_packet();
-                p[2..4].copy_from_slice(&seq.to_be_bytes());
-                tx.protect(&p, false).unwrap()
-            },
-            |p| {
-                srtp_peer.send_to(&p, sp.bound).unwrap();
-                t.on_readable(sp.handle, &mut buf, sys::mono_ns(), &mut st);
-                callee.recv(&mut rbuf).unwrap()
-            },
-            BatchSize::SmallInput,
-        )
-    });
+    // SRTP in (authenticated, replay-checked) → plain RTP out: AES_CM_128_HMAC_SHA1_80 as
+    // SDES offers it, and AEAD_AES_128_GCM, the suite DTLS-SRTP negotiates with browsers
+    for (suite, name) in [(Suite::AesCm128HmacSha1_80, "eagw_worker_srtp_in_rtp_out"), (Suite::AeadAes128Gcm, "eagw_worker_srtp_gcm_in_rtp_out")] {
+        let key = SrtpKey::generate(suite).unwrap();
+        let (sp, _) = t.open(0, Family::Ip4, false).unwrap();
+        let (d, _) = t.open(0, Family::Ip4, false).unwrap();
+        let srtp_peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+        t.wire(sp.handle, Wiring { peer: Some(srtp_peer.local_addr().unwrap()), learn, fwd_rtp: Some(d.handle), fwd_rtcp: Some(d.handle), rtcp_only: false, crypt: Crypt::Srtp { rx: Some(key.clone()), tx: Some(key.clone()) }, ice: None });
+        t.wire(d.handle, Wiring { peer: Some(callee.local_addr().unwrap()), learn, fwd_rtp: Some(sp.handle), fwd_rtcp: Some(sp.handle), rtcp_only: false, crypt: Crypt::Plain, ice: None });
+        let mut tx = Srtp::new(key).unwrap();
+        let mut seq: u16 = 0;
+        g.bench_function(name, |bch| {
+            bch.iter_batched(
+                || {
+                    seq = seq.wrapping_add(1);
+                    let mut p = rtp_packet();
+                    p[2..4].copy_from_slice(&seq.to_be_bytes());
+                    tx.protect(&p, false).unwrap()
+                },
+                |p| {
+                    srtp_peer.send_to(&p, sp.bound).unwrap();
+                    t.on_readable(sp.handle, &mut buf, sys::mono_ns(), &mut st);
+                    callee.recv(&mut rbuf).unwrap()
+                },
+                BatchSize::SmallInput,
+            )
+        });
+    }
     g.finish();
     assert!(st.packets_relayed > 0 && st.foreign == 0 && st.junk == 0 && st.srtp_errors == 0, "{st:?}");
 

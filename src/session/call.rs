@@ -141,7 +141,11 @@ impl Leg {
 /// Which protocols eagw can relay without terminating security (this issue).
 fn proto_kind(p: &str) -> ProtoKind {
     let u = p.to_ascii_uppercase();
-    if u.contains("TLS") {
+    // RTP profiles only: TCP/TLS/BFCP (or a mangled UDP/TLSAVPF) is no DTLS-SRTP, and
+    // must not be turned into RTP/AVP with formats that are no payload types
+    if !u.split('/').any(|part| part == "RTP") {
+        ProtoKind::Other
+    } else if u.contains("TLS") {
         ProtoKind::Dtls
     } else if u.contains("SAVP") {
         ProtoKind::Sdes
@@ -343,8 +347,13 @@ fn is_zero_connection(value: &str) -> bool {
         .is_some_and(|a| a.is_unspecified())
 }
 
-/// Rewrites c= lines (session and media level) and o= to our side's address.
-fn rewrite_addresses(out: &mut Sdp, locals: &[Option<(IpAddr, Family)>], o: &Options) {
+/// Rewrites c= lines (session and media level) and o= to our side's address. A zero
+/// address stays (old-style hold), except ICE's placeholder: a party doing ICE with port 9
+/// and c=0.0.0.0 in `input` (RFC 8840 §4.2.1; browsers send it) is not on hold, and eagw,
+/// which terminates ICE, is where the other party must send.
+fn rewrite_addresses(out: &mut Sdp, input: &Sdp, locals: &[Option<(IpAddr, Family)>], o: &Options) {
+    let placeholder: Vec<bool> = input.media.iter().map(|m| m.port == 9 && webrtc::ice_creds(input, m).is_some()).collect();
+    let hold = |c: &str, ice_placeholder: bool| is_zero_connection(c) && !ice_placeholder;
     let first = locals.iter().flatten().next().copied();
     let fmt = |ip: IpAddr| {
         let f = if ip.is_ipv4() { Family::Ip4 } else { Family::Ip6 };
@@ -353,7 +362,7 @@ fn rewrite_addresses(out: &mut Sdp, locals: &[Option<(IpAddr, Family)>], o: &Opt
     let mut session_c_zero = false;
     for l in &mut out.session {
         if l.kind == b'c' {
-            let zero = is_zero_connection(&l.value);
+            let zero = hold(&l.value, placeholder.contains(&true));
             session_c_zero = zero;
             if let (Some((ip, _)), false) = (first, zero) {
                 l.value = fmt(ip);
@@ -372,13 +381,13 @@ fn rewrite_addresses(out: &mut Sdp, locals: &[Option<(IpAddr, Family)>], o: &Opt
         }
     }
     let session_has_c = out.session.iter().any(|l| l.kind == b'c');
-    for (m, local) in out.media.iter_mut().zip(locals) {
+    for (i, (m, local)) in out.media.iter_mut().zip(locals).enumerate() {
         let Some((ip, _)) = local else { continue };
         let mut has_c = false;
         for l in &mut m.lines {
             if l.kind == b'c' {
                 has_c = true;
-                if !is_zero_connection(&l.value) {
+                if !hold(&l.value, placeholder.get(i) == Some(&true)) {
                     l.value = fmt(*ip);
                 }
             }
@@ -625,7 +634,7 @@ impl Call {
         if lite {
             webrtc::mark_lite(&mut out);
         }
-        rewrite_addresses(&mut out, &locals, o);
+        rewrite_addresses(&mut out, &input, &locals, o);
         self.rewire(a, b, socks);
         self.touch(now_ns);
         Ok(out.to_string_crlf())
@@ -770,7 +779,7 @@ impl Call {
         if lite {
             webrtc::mark_lite(&mut out);
         }
-        rewrite_addresses(&mut out, &locals, o);
+        rewrite_addresses(&mut out, &input, &locals, o);
         self.rewire(a, b, socks);
         self.touch(now_ns);
         Ok(out.to_string_crlf())

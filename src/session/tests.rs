@@ -229,6 +229,11 @@ fn transport_protocol_and_errors() {
     let mut o = opts("a", None, OFFER);
     o.transport_protocol = Some("RTP/XYZ".into());
     assert!(c.offer(&o, &ifaces(), &mut s, 0).is_err());
+    // TLS but no RTP (BFCP, or a mangled profile): not DTLS-SRTP, not made RTP/AVP
+    let bfcp = OFFER.replace("RTP/AVP 0 8 97 101", "TCP/TLS/BFCP *").replace("a=sendrecv", "a=fingerprint:sha-256 5C:1F:2E:4A:9B:0D:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA");
+    let mut o = opts("a", None, &bfcp);
+    o.transport_protocol = Some("RTP/AVP".into());
+    assert!(c.offer(&o, &ifaces(), &mut s, 0).unwrap_err().reason.contains("not supported"));
     let mut o = opts("a", None, OFFER);
     o.to_interface = Some("nowhere".into());
     assert!(c.offer(&o, &ifaces(), &mut s, 0).unwrap_err().reason.contains("interface"));
@@ -337,6 +342,10 @@ fn browser_offer_terminates_ice_and_dtls_towards_ims() {
         assert!(!out.contains(gone), "{gone} in {out}");
     }
     assert!(media(&out).proto == "RTP/AVP");
+    // the browser's c=0.0.0.0 (port 9) is ICE's placeholder, not hold: IMS sends to eagw
+    let b_rtp = c.legs[1].medias[0].rtp.unwrap();
+    let p = sdp::parse(&out).unwrap();
+    assert_eq!(p.media[0].connection().unwrap().address, b_rtp.advertised.to_string(), "{out}");
     let mut a = opts("a", Some("b"), IMS_ANSWER);
     a.rtcp_mux.require = true;
     let back = c.answer(&a, &ifaces(), &mut s, 1).unwrap();

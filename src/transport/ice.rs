@@ -135,7 +135,7 @@ impl IceLite {
         if m.contains(ATTR_FINGERPRINT) && FINGERPRINT.check(&m).is_err() {
             return Outcome::Ignore { error: Some("STUN FINGERPRINT mismatch") };
         }
-        let Ok(user) = m.get(ATTR_USERNAME) else {
+        let Some(user) = signed(&m, ATTR_USERNAME) else {
             return self.reject(&m, CODE_BAD_REQUEST, "Bad Request", "check without USERNAME");
         };
         if !m.contains(ATTR_MESSAGE_INTEGRITY) {
@@ -162,8 +162,9 @@ impl IceLite {
             }
             self.validated.push(from);
         }
-        let nominated = m.contains(ATTR_USE_CANDIDATE) && self.selected != Some(from);
-        if m.contains(ATTR_USE_CANDIDATE) {
+        let use_candidate = signed(&m, ATTR_USE_CANDIDATE).is_some();
+        let nominated = use_candidate && self.selected != Some(from);
+        if use_candidate {
             self.selected = Some(from);
         }
         let xor = XorMappedAddress { ip: from.ip(), port: from.port() };
@@ -181,6 +182,13 @@ impl IceLite {
             None => Outcome::Ignore { error: Some(reason) },
         }
     }
+}
+
+/// The value of the first `t` among the attributes MESSAGE-INTEGRITY covers: those after
+/// it (FINGERPRINT aside) are not authenticated and are ignored (RFC 8489 §14.5), so a
+/// USE-CANDIDATE appended to a captured check nominates nothing.
+fn signed(m: &Message, t: rtc_stun::attributes::AttrType) -> Option<&[u8]> {
+    m.attributes.0.iter().take_while(|a| a.typ != ATTR_MESSAGE_INTEGRITY).find(|a| a.typ == t).map(|a| a.value.as_slice())
 }
 
 /// A response to `req` (same transaction ID) with the given attributes, in order.
@@ -314,6 +322,23 @@ mod tests {
         ice.restart(Creds { ufrag: "new2".into(), pwd: "new2password-0123456789a".into() });
         assert!(matches!(ice.on_stun(&check("loca:rem", "localpassword-0123456789", true), a, 1, p.crypto()), Outcome::Reject { .. }));
         assert!(matches!(ice.on_stun(&check("new1:rem", "newpassword-0123456789ab", true), a, 1, p.crypto()), Outcome::Answer { .. }));
+    }
+
+    #[test]
+    fn attributes_after_integrity_are_ignored() {
+        let p = provider();
+        let mut ice = IceLite::new(Creds { ufrag: "loca".into(), pwd: "localpassword-0123456789".into() });
+        let a: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        // a genuine check without USE-CANDIDATE, with USE-CANDIDATE appended after
+        // MESSAGE-INTEGRITY (and FINGERPRINT dropped, as an attacker would): answered, no nomination
+        let mut m = check("loca:rem", "localpassword-0123456789", false);
+        m.truncate(m.len() - 8);
+        m.extend_from_slice(&[0x00, 0x25, 0x00, 0x00]);
+        let len = (m.len() - 20) as u16;
+        m[2..4].copy_from_slice(&len.to_be_bytes());
+        assert!(matches!(ice.on_stun(&m, a, 1, p.crypto()), Outcome::Answer { nominated: false, .. }));
+        assert_eq!(ice.selected(), None);
+        assert!(ice.is_validated(a));
     }
 
     #[test]

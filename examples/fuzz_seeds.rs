@@ -1,0 +1,121 @@
+//! Writes the seeds of the `stun` and `dtls` fuzz targets into fuzz/seeds/: connectivity
+//! checks made with `binding_request` (right and wrong credentials, in the stun target's
+//! record format), and the datagrams of a real handshake between two `Dtls` instances.
+//!
+//! `cargo run --example fuzz_seeds` (from the repository root). The handshake is new each
+//! run (fresh certificates and randoms), so the DTLS seeds change when rewritten.
+
+use eagw::transport::dtls::{parse_fingerprint, Dtls, Identity};
+use eagw::transport::ice::binding_request;
+use std::path::Path;
+use std::time::Instant;
+
+/// The stun target's local credentials (fuzz/fuzz_targets/stun.rs).
+const UFRAG: &str = "eagwUfrg";
+const PWD: &str = "eagwLocalPassword0123456";
+
+/// One record of the stun target: source `src`, kind `kind` (0 raw, 1 signed by the target).
+fn record(out: &mut Vec<u8>, src: u8, kind: u8, payload: &[u8]) {
+    out.push(src | kind << 3);
+    out.push(payload.len() as u8);
+    out.extend_from_slice(payload);
+}
+
+fn write(dir: &Path, name: &str, data: &[u8]) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join(name), data).unwrap();
+}
+
+fn stun_seeds(dir: &Path) {
+    let p = rtc_crypto::default_provider().unwrap();
+    let c = p.crypto();
+    let user = format!("{UFRAG}:brws");
+    let mut s = vec![];
+    // a check, a nomination, and a nomination from another source that moves it
+    record(&mut s, 0, 0, &binding_request(&user, PWD, false, c));
+    record(&mut s, 0, 0, &binding_request(&user, PWD, true, c));
+    record(&mut s, 1, 0, &binding_request(&user, PWD, true, c));
+    write(dir, "valid_checks.bin", &s);
+    let mut s = vec![];
+    record(&mut s, 2, 0, &binding_request(&user, "wrong-password-0123456789", true, c));
+    write(dir, "wrong_password.bin", &s);
+    let mut s = vec![];
+    record(&mut s, 3, 0, &binding_request("someone:brws", PWD, true, c));
+    record(&mut s, 3, 0, &binding_request(UFRAG, PWD, true, c));
+    write(dir, "wrong_ufrag.bin", &s);
+    // checks the target signs itself: every combination of the flag bits, one per source
+    let mut s = vec![];
+    for flags in 0..16u8 {
+        record(&mut s, flags & 7, 1, &[flags]);
+    }
+    write(dir, "signed_checks.bin", &s);
+    // a signed check without USE-CANDIDATE, USE-CANDIDATE appended after the integrity
+    let mut s = vec![];
+    record(&mut s, 5, 1, &[0x03, 0x00, 0x25, 0x00, 0x00]);
+    write(dir, "use_candidate_after_integrity.bin", &s);
+    // an indication (keepalive) and a success response
+    let mut ind = binding_request(&user, PWD, false, c);
+    ind[0..2].copy_from_slice(&[0x00, 0x11]);
+    let mut resp = binding_request(&user, PWD, false, c);
+    resp[0..2].copy_from_slice(&[0x01, 0x01]);
+    let mut s = vec![];
+    record(&mut s, 4, 0, &ind);
+    record(&mut s, 4, 0, &resp);
+    write(dir, "not_requests.bin", &s);
+}
+
+/// The datagrams each side sends in a handshake (client first), both sides completing.
+fn handshake() -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    let (ia, ib) = (Identity::generate().unwrap(), Identity::generate().unwrap());
+    let now = Instant::now();
+    let mut client = Dtls::new(&ia, true, &parse_fingerprint(&ib.fingerprint).unwrap()).unwrap();
+    let mut server = Dtls::new(&ib, false, &parse_fingerprint(&ia.fingerprint).unwrap()).unwrap();
+    client.start(now);
+    let (mut from_client, mut from_server) = (vec![], vec![]);
+    let (mut kc, mut ks) = (None, None);
+    for _ in 0..20 {
+        let mut moved = false;
+        while let Some(p) = client.poll_transmit() {
+            moved = true;
+            from_client.push(p.to_vec());
+            ks = ks.or(server.on_packet(&p, now).unwrap());
+        }
+        while let Some(p) = server.poll_transmit() {
+            moved = true;
+            from_server.push(p.to_vec());
+            kc = kc.or(client.on_packet(&p, now).unwrap());
+        }
+        if !moved {
+            break;
+        }
+    }
+    assert!(kc.is_some() && ks.is_some(), "the handshake did not complete");
+    (from_client, from_server)
+}
+
+fn dtls_seeds(dir: &Path) {
+    let (from_client, from_server) = handshake();
+    let datagrams = |ps: &[Vec<u8>]| {
+        let mut s = vec![0u8];
+        for p in ps {
+            s.extend_from_slice(&(p.len() as u16).to_be_bytes());
+            s.extend_from_slice(p);
+        }
+        s
+    };
+    write(dir, "client_hello.bin", &datagrams(&from_client[..1]));
+    write(dir, "client_flights.bin", &datagrams(&from_client));
+    write(dir, "server_flights.bin", &datagrams(&from_server));
+    // the tampering mode: untouched, and one byte flipped in each datagram of the exchange
+    write(dir, "handshake.bin", &[1, 255]);
+    for k in 0..(from_client.len() + from_server.len()) as u8 {
+        write(dir, &format!("handshake_flip_{k}.bin"), &[1, k, 0, 13, 0x01]);
+    }
+}
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds");
+    stun_seeds(&root.join("stun"));
+    dtls_seeds(&root.join("dtls"));
+    println!("seeds written to {}", root.display());
+}
