@@ -1,45 +1,66 @@
 //! `eagw load`: load generator and sizing tool for any ng-driven media gateway (eagw, rtpengine)
 //! and for the floor, an in-process bare relay.
 //!
-//! Modes: `calls` (ng set-up + bidirectional RTP + teardown), `bare` (the same media through a
+//! Modes: `calls` (ng set-up + bidirectional RTP + teardown), `webrtc` (the same with a fake
+//! browser on the caller's side: ICE, DTLS-SRTP, SRTP media), `bare` (the same media through a
 //! bare recvfrom/sendto relay), `compare` (bare, then one or two gateways, in one table) and
-//! `ng-rate` (control-plane throughput). Only the ng protocol and RTP are used, only loopback
-//! addresses are bound, and every phase is bounded by counts, durations and timeouts.
+//! `ng-rate` (control-plane throughput). Only the ng protocol, STUN, DTLS and (S)RTP are used,
+//! only loopback addresses are bound, and every phase is bounded by counts, durations and
+//! timeouts.
 
 pub mod bare;
 pub mod media;
 pub mod ng_client;
 pub mod report;
 pub mod sys;
+pub mod webrtc;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs, UdpSocket};
 use std::os::fd::AsRawFd;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::control::bencode::Value;
+use crate::transport::dtls::Identity;
+use crate::transport::srtp::Srtp;
 
-use media::{Leg, MediaCfg, Phase};
+use media::{Leg, LegSrtp, MediaCfg, Phase};
 use ng_client::{
     dget, dict, list, s, vbytes, Cmd, Driver, EngineCfg, EngineStats, NgClient, Outcome,
 };
-use report::{CpuFig, LoadReport, RateReport};
+use report::{CpuFig, LoadReport, RateReport, SetupFig};
+use webrtc::{CallSocks, ImsMode, SetupCfg};
 
 const HELP: &str = "\
 eagw load — load generator for ng-driven media gateways (eagw, rtpengine) and a bare-relay floor
 
 USAGE:
   eagw load calls   --ng ADDR [--pid PID] [--calls N] [--duration S] [--ptime MS] [--ramp S] [--json]
+  eagw load webrtc  --ng ADDR [--pid PID] [--calls N] [--duration S] [--inflight W] [--ims rtp|sdes]
+                    [--dtls passive] [--setup-only] [--setup-threads T] [--handshake-timeout S] [--json]
   eagw load bare    [--calls N] [--duration S] [--threads T] [--ptime MS] [--json]
-  eagw load compare --ng ADDR --pid PID [--ng2 ADDR --pid2 PID] [--calls N] [--duration S] [--threads T] [--json]
+  eagw load compare --ng ADDR --pid PID [--ng2 ADDR --pid2 PID] [--webrtc [--ims sdes]] [--calls N]
+                    [--duration S] [--threads T] [--json]
   eagw load ng-rate --ng ADDR [--calls N] [--inflight W] [--json]
 
 MODES:
   calls    Set up N calls over ng/UDP (offer/answer, PCMU), send 50 packets/s each way per call
            (ptime 20), measure loss, duplicates, reordering, jitter and one-way delay, sample the
            gateway's CPU (--pid) over the media phase, then delete every call.
+  webrtc   Calls whose caller is a fake browser and whose callee an IMS peer: per call the
+           browser's offer (ICE, DTLS actpass, rtcp-mux) goes over ng with ICE=remove DTLS=off
+           transport-protocol=RTP/AVP (RTP/SAVP with --ims sdes) rtcp-mux=[demux], the IMS
+           side answers (rtcp-mux=[require]), then the browser does one ICE check with
+           USE-CANDIDATE (the success response must authenticate) and the DTLS handshake against
+           the gateway's a=fingerprint (as server; as client with --dtls passive). Reports
+           set-ups/s at --inflight calls in set-up, the gateway's CPU per set-up and the tool's
+           own; then the media phase as in calls, SRTP on the browser leg (and on the IMS leg
+           with --ims sdes), with the gateway's CPU per packet.
   bare     The floor: the same media through an in-process bare relay (--threads threads, each
            with its own epoll; one recvfrom + one sendto per packet). Its CPU is its threads' own.
-  compare  bare, then calls against --ng (and --ng2), in one table with the CPU ratio to bare.
+  compare  bare, then calls against --ng (and --ng2), in one table with the CPU ratio to bare;
+           with --webrtc also webrtc calls against --ng, and the gateway's extra CPU per packet
+           for the SRTP <-> RTP path over the plain calls of the same run.
   ng-rate  Control-plane throughput: offer+answer+delete per call, no media; calls/s and
            per-command latency.
 
@@ -53,7 +74,14 @@ OPTIONS:
   --ptime MS        packet time, 10..=100 ms (default 20: 160-byte PCMU payload)
   --ramp S          spread call set-ups over S seconds (default 2)
   --threads T       bare relay threads (default 2)
-  --inflight W      ng requests in flight (default 64)
+  --inflight W      ng requests in flight; webrtc: calls in set-up at once (default 64)
+  --ims MODE        webrtc: the IMS side's media, rtp (default) or sdes (SDES-SRTP)
+  --dtls passive    webrtc: send DTLS=passive with the answer (the gateway is DTLS server,
+                    the tool client); default: no flag (the gateway is client)
+  --setup-only      webrtc: set up and delete the calls, no media phase
+  --setup-threads T webrtc: set-up threads, each with its own ng socket (default 1)
+  --handshake-timeout S  webrtc: ICE + DTLS per call (default 10); a call over it fails
+  --webrtc          compare: add a webrtc run against --ng
   --drain MS        keep receiving this long after the last send (default 500)
   --pace-us US      sender pacing granularity (default 250)
   --rcvbuf BYTES    SO_RCVBUF of every media socket (default 1048576)
@@ -82,6 +110,12 @@ struct Opts {
     pace_us: u64,
     rcvbuf: usize,
     json: bool,
+    ims: ImsMode,
+    gw_passive: bool,
+    setup_only: bool,
+    setup_threads: usize,
+    handshake_timeout: f64,
+    webrtc: bool,
 }
 
 fn parse_addr(v: &str) -> Result<SocketAddr, String> {
@@ -124,6 +158,12 @@ fn parse_args(args: &[String]) -> Result<Option<Opts>, String> {
         pace_us: 250,
         rcvbuf: 1 << 20,
         json: false,
+        ims: ImsMode::Rtp,
+        gw_passive: false,
+        setup_only: false,
+        setup_threads: 1,
+        handshake_timeout: 10.0,
+        webrtc: false,
     };
     let mut i = 0;
     while i < args.len() {
@@ -143,8 +183,14 @@ fn parse_args(args: &[String]) -> Result<Option<Opts>, String> {
             Some((f, v)) => (f, Some(v.to_string())),
             None => (a, None),
         };
-        if flag == "--json" {
-            o.json = true;
+        let switch = match flag {
+            "--json" => Some(&mut o.json),
+            "--setup-only" => Some(&mut o.setup_only),
+            "--webrtc" => Some(&mut o.webrtc),
+            _ => None,
+        };
+        if let Some(sw) = switch {
+            *sw = true;
             i += 1;
             continue;
         }
@@ -174,13 +220,26 @@ fn parse_args(args: &[String]) -> Result<Option<Opts>, String> {
             "--drain" => o.drain_ms = num(flag, &val)?,
             "--pace-us" => o.pace_us = num(flag, &val)?,
             "--rcvbuf" => o.rcvbuf = num(flag, &val)?,
+            "--ims" => {
+                o.ims = ImsMode::parse(&val)
+                    .ok_or_else(|| format!("--ims: '{val}' is not rtp or sdes"))?
+            }
+            "--dtls" => {
+                o.gw_passive = match val.to_ascii_lowercase().as_str() {
+                    "passive" => true,
+                    "active" | "default" => false,
+                    _ => return Err(format!("--dtls: '{val}' is not passive or default")),
+                }
+            }
+            "--setup-threads" => o.setup_threads = num(flag, &val)?,
+            "--handshake-timeout" => o.handshake_timeout = num(flag, &val)?,
             _ => return Err(format!("unknown option '{flag}'")),
         }
     }
     if o.mode.is_empty() {
-        return Err("missing mode (calls, bare, compare or ng-rate)".into());
+        return Err("missing mode (calls, webrtc, bare, compare or ng-rate)".into());
     }
-    let media_mode = matches!(o.mode.as_str(), "calls" | "bare" | "compare");
+    let media_mode = matches!(o.mode.as_str(), "calls" | "webrtc" | "bare" | "compare");
     let calls = o
         .calls
         .unwrap_or(if o.mode == "ng-rate" { 20_000 } else { 500 });
@@ -210,9 +269,17 @@ fn parse_args(args: &[String]) -> Result<Option<Opts>, String> {
     if !(10..=20_000).contains(&o.pace_us) {
         return Err("--pace-us must be 10..=20000".into());
     }
+    if o.setup_threads == 0 || o.setup_threads > 16 {
+        return Err("--setup-threads must be 1..=16".into());
+    }
+    if !(0.1..=120.0).contains(&o.handshake_timeout) {
+        return Err("--handshake-timeout must be 0.1..=120 seconds".into());
+    }
     o.rcvbuf = o.rcvbuf.clamp(4096, 64 << 20);
     match o.mode.as_str() {
-        "calls" | "ng-rate" if o.ng.is_none() => return Err(format!("{} needs --ng ADDR", o.mode)),
+        "calls" | "webrtc" | "ng-rate" if o.ng.is_none() => {
+            return Err(format!("{} needs --ng ADDR", o.mode))
+        }
         "compare" => {
             if o.ng.is_none() || o.pid.is_none() {
                 return Err("compare needs --ng ADDR and --pid PID".into());
@@ -221,10 +288,10 @@ fn parse_args(args: &[String]) -> Result<Option<Opts>, String> {
                 return Err("compare with --ng2 needs --pid2 PID".into());
             }
         }
-        "calls" | "ng-rate" | "bare" => {}
+        "calls" | "webrtc" | "ng-rate" | "bare" => {}
         m => {
             return Err(format!(
-                "unknown mode '{m}' (calls, bare, compare, ng-rate)"
+                "unknown mode '{m}' (calls, webrtc, bare, compare, ng-rate)"
             ))
         }
     }
@@ -249,6 +316,10 @@ pub fn main(args: Vec<String>) -> i32 {
     let res = match o.mode.as_str() {
         "calls" => {
             let r = run_calls(&o, o.ng.expect("checked"), o.pid, o.name.clone());
+            r.map(|r| emit_load(&o, r))
+        }
+        "webrtc" => {
+            let r = run_webrtc(&o, o.ng.expect("checked"), o.pid, o.name.clone());
             r.map(|r| emit_load(&o, r))
         }
         "bare" => run_bare(&o).map(|r| emit_load(&o, r)),
@@ -277,6 +348,7 @@ fn emit_load(o: &Opts, r: LoadReport) -> i32 {
 fn load_exit_code(r: &LoadReport) -> i32 {
     match &r.media {
         Some(m) if r.calls_established > 0 && m.received() > 0 => 0,
+        None if r.mode == "webrtc" && r.calls_established > 0 => 0, // --setup-only
         _ => 1,
     }
 }
@@ -349,6 +421,12 @@ fn media_warnings(r: &mut LoadReport) {
         r.warnings.push(format!(
             "{} packets were sent more than 5 ms behind schedule (tool or host overloaded)",
             m.late_sends
+        ));
+    }
+    if m.srtp_errors > 0 {
+        r.warnings.push(format!(
+            "{} SRTP packets failed authentication or replay checks",
+            m.srtp_errors
         ));
     }
     if m.send_errors > 0 {
@@ -612,34 +690,7 @@ fn run_calls(
             });
             labels.push(c as u32);
         }
-        progress(
-            o,
-            &format!("media: {} calls, {:.1} s", established.len(), o.duration),
-        );
-        let mut cpu: [Option<f64>; 2] = [None, None];
-        let mut hook = |ph: Phase| {
-            if let Some(p) = pid {
-                let v = sys::proc_cpu_s(p).ok();
-                match ph {
-                    Phase::Start => cpu[0] = v,
-                    Phase::End => cpu[1] = v,
-                }
-            }
-        };
-        let m = media::run(&legs, &labels, &media_cfg(o), &mut hook);
-        if let (Some(p), Some(a), Some(b)) = (pid, cpu[0], cpu[1]) {
-            rep.gw_cpu = Some(CpuFig {
-                source: format!("pid {p}"),
-                cpu_s: b - a,
-                wall_s: m.wall_s,
-                relayed: m.received(),
-            });
-        } else if let Some(p) = pid {
-            rep.warnings.push(format!(
-                "could not read /proc/{p}/stat during the media phase (gateway exited?)"
-            ));
-        }
-        rep.media = Some(m);
+        media_phase(o, &legs, &labels, Vec::new(), pid, &mut rep);
     } else {
         rep.warnings
             .push("no call was established: no media sent".into());
@@ -661,20 +712,70 @@ fn run_calls(
     } else {
         touched
     };
+    rep.setup = Some(setup);
+    teardown(o, &mut client, &run, &touched, &ecfg, &mut rep);
+    media_warnings(&mut rep);
+    drop(socks);
+    rep.process_cpu_s = sys::process_cpu_s() - cpu_start_process;
+    Ok(rep)
+}
+
+/// The media phase over `legs` with the gateway's CPU (`pid`) sampled around it.
+fn media_phase(
+    o: &Opts,
+    legs: &[Leg],
+    labels: &[u32],
+    srtp: Vec<Option<LegSrtp>>,
+    pid: Option<u32>,
+    rep: &mut LoadReport,
+) {
+    progress(
+        o,
+        &format!("media: {} calls, {:.1} s", labels.len(), o.duration),
+    );
+    let mut cpu: [Option<f64>; 2] = [None, None];
+    let mut hook = |ph: Phase| {
+        if let Some(p) = pid {
+            let v = sys::proc_cpu_s(p).ok();
+            match ph {
+                Phase::Start => cpu[0] = v,
+                Phase::End => cpu[1] = v,
+            }
+        }
+    };
+    let m = media::run(legs, labels, srtp, &media_cfg(o), &mut hook);
+    if let (Some(p), Some(a), Some(b)) = (pid, cpu[0], cpu[1]) {
+        rep.gw_cpu = Some(CpuFig {
+            source: format!("pid {p}"),
+            cpu_s: b - a,
+            wall_s: m.wall_s,
+            relayed: m.received(),
+        });
+    } else if let Some(p) = pid {
+        rep.warnings.push(format!(
+            "could not read /proc/{p}/stat during the media phase (gateway exited?)"
+        ));
+    }
+    rep.media = Some(m);
+}
+
+/// Deletes the calls in `touched`; the outcome goes into `rep`.
+fn teardown(
+    o: &Opts,
+    client: &mut NgClient,
+    run: &str,
+    touched: &[usize],
+    ecfg: &EngineCfg,
+    rep: &mut LoadReport,
+) {
     progress(o, &format!("deleting {} calls", touched.len()));
-    let mut teardown = EngineStats::default();
+    let mut st = EngineStats::default();
     let dcfg = EngineCfg {
         admit_interval: Duration::ZERO,
-        ..ecfg
+        ..*ecfg
     };
-    client.run(
-        &mut DeleteDriver { run: &run },
-        Cmd::Delete,
-        &touched,
-        &dcfg,
-        &mut teardown,
-    );
-    let del = teardown.cmd(Cmd::Delete);
+    client.run(&mut DeleteDriver { run }, Cmd::Delete, touched, &dcfg, &mut st);
+    let del = st.cmd(Cmd::Delete);
     if del.failures() > 0 {
         rep.warnings.push(format!(
             "{} of {} deletes did not return result ok",
@@ -682,10 +783,160 @@ fn run_calls(
             touched.len()
         ));
     }
-    rep.setup = Some(setup);
-    rep.teardown = Some(teardown);
+    rep.teardown = Some(st);
+}
+
+// ---------------------------------------------------------------- webrtc mode
+
+fn run_webrtc(
+    o: &Opts,
+    ng: SocketAddr,
+    pid: Option<u32>,
+    name: Option<String>,
+) -> Result<LoadReport, String> {
+    let calls = o.calls.expect("validated");
+    let cpu_start_process = sys::process_cpu_s();
+    let ip = loopback_like(&ng);
+    let target = name.unwrap_or_else(|| format!("ng {ng}"));
+    let target = format!("{target} webrtc/{}", o.ims.name());
+    let duration = if o.setup_only { 0.0 } else { o.duration };
+    let mut rep = LoadReport::new("webrtc", target, calls, o.ptime, duration);
+    if let Some(p) = pid {
+        sys::proc_cpu_s(p).map_err(|e| format!("cannot read /proc/{p}/stat: {e}"))?;
+    }
+    let (socks, _) = bind_legs(ip, calls, o.rcvbuf)?;
+    rep.facts.push(rcvbuf_fact(&socks, o.rcvbuf));
+    let mut it = socks.into_iter();
+    let pairs: Vec<CallSocks> = (0..calls)
+        .map(|_| {
+            let web = it.next().expect("two sockets per call");
+            let ims = it.next().expect("two sockets per call");
+            CallSocks { web, ims }
+        })
+        .collect();
+    let identity = Arc::new(Identity::generate()?);
+    let run = format!("{:08x}", run_tag());
+    let ecfg = EngineCfg {
+        inflight: o.inflight,
+        retransmit: Duration::from_millis(500),
+        tries: 5,
+        admit_interval: Duration::ZERO,
+    };
+    let cfg = SetupCfg {
+        run: run.clone(),
+        ptime: o.ptime,
+        ims: o.ims,
+        gw_passive: o.gw_passive,
+        inflight: o.inflight,
+        handshake_timeout: Duration::from_secs_f64(o.handshake_timeout),
+        stun_retransmit: Duration::from_millis(200),
+        ng: EngineCfg { ..ecfg },
+    };
+
+    // Set-up: offer, answer, ICE, DTLS per call.
+    progress(
+        o,
+        &format!(
+            "WebRTC set-up of {calls} calls via {ng}: {} in flight, {} thread(s), IMS side {}",
+            o.inflight,
+            o.setup_threads,
+            o.ims.name()
+        ),
+    );
+    let gw0 = pid.and_then(|p| sys::proc_cpu_fine_s(p).ok());
+    let tool0 = sys::process_cpu_s();
+    let out = webrtc::setup_threads(&cfg, ng, &identity, &pairs, o.setup_threads)?;
+    let tool_cpu_s = sys::process_cpu_s() - tool0;
+    let gw1 = pid.and_then(|p| sys::proc_cpu_fine_s(p).ok());
+    let gw_cpu = match (pid, gw0, gw1) {
+        (Some(p), Some((a, src)), Some((b, _))) => Some((format!("pid {p}, /proc {src}"), b - a)),
+        _ => None,
+    };
+    let fig = SetupFig {
+        stats: out.stats.clone(),
+        inflight: o.inflight,
+        threads: o.setup_threads.min(calls),
+        ims: o.ims.name(),
+        gw_cpu,
+        tool_cpu_s,
+    };
+    progress(
+        o,
+        &format!(
+            "{} of {calls} calls set up in {:.2} s ({:.0}/s)",
+            fig.stats.completed,
+            fig.stats.wall_s,
+            fig.rate()
+        ),
+    );
+    if fig.tool_busy() > 0.85 {
+        rep.warnings.push(format!(
+            "the tool's set-up threads were {:.0} % busy: the set-up rate was limited by the tool (its DTLS costs as much as the gateway's); the gateway's CPU per set-up still holds",
+            fig.tool_busy() * 100.0
+        ));
+    }
+    if fig.stats.failed() > 0 {
+        rep.warnings
+            .push(format!("{} call set-ups failed", fig.stats.failed()));
+    }
+    if fig.stats.role_mismatch > 0 {
+        rep.warnings.push(format!(
+            "{} answers gave another DTLS role than --dtls asked for (the SDP's a=setup was followed)",
+            fig.stats.role_mismatch
+        ));
+    }
+    if pid.is_some() && fig.gw_cpu.is_none() {
+        rep.warnings
+            .push("could not read the gateway's CPU around the set-up phase".into());
+    }
+    rep.calls_established = fig.stats.completed;
+    rep.handshake = Some(fig);
+    rep.setup = Some(out.ng);
+
+    // Media: the browser leg speaks SRTP with the DTLS keys, the IMS leg RTP or SDES-SRTP.
+    if o.setup_only {
+        rep.facts
+            .push(("media".into(), "none (--setup-only)".into()));
+    } else if !out.established.is_empty() {
+        let n = out.established.len();
+        let mut legs = Vec::with_capacity(n * 2);
+        let mut labels = Vec::with_capacity(n);
+        let mut srtp = Vec::with_capacity(n * 2);
+        for e in out.established {
+            let pair = &pairs[e.call];
+            legs.push(Leg {
+                fd: pair.web.as_raw_fd(),
+                dest: e.gw_web,
+            });
+            legs.push(Leg {
+                fd: pair.ims.as_raw_fd(),
+                dest: e.gw_ims,
+            });
+            labels.push(e.call as u32);
+            srtp.push(Some(LegSrtp {
+                tx: Srtp::new(e.web_keys.tx)?,
+                rx: Srtp::new(e.web_keys.rx)?,
+            }));
+            srtp.push(match e.ims_keys {
+                Some((tx, rx)) => Some(LegSrtp {
+                    tx: Srtp::new(tx)?,
+                    rx: Srtp::new(rx)?,
+                }),
+                None => None,
+            });
+        }
+        media_phase(o, &legs, &labels, srtp, pid, &mut rep);
+    } else {
+        rep.warnings
+            .push("no call was set up: no media sent".into());
+    }
+
+    // Teardown of every call the gateway may hold.
+    let mut client =
+        NgClient::new(ng, ip, &format!("{run}d")).map_err(|e| format!("ng socket: {e}"))?;
+    teardown(o, &mut client, &run, &out.touched, &ecfg, &mut rep);
     media_warnings(&mut rep);
-    drop(socks);
+    drop(pairs);
     rep.process_cpu_s = sys::process_cpu_s() - cpu_start_process;
     Ok(rep)
 }
@@ -729,7 +980,7 @@ fn run_bare(o: &Opts) -> Result<LoadReport, String> {
     }
     let labels: Vec<u32> = (0..calls as u32).collect();
     progress(o, &format!("media: {calls} calls, {:.1} s", o.duration));
-    let m = media::run(&legs, &labels, &media_cfg(o), &mut |_| {});
+    let m = media::run(&legs, &labels, Vec::new(), &media_cfg(o), &mut |_| {});
     let st = relay.stop();
     rep.facts
         .push(("relay threads".into(), st.threads.to_string()));

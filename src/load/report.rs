@@ -4,8 +4,9 @@ use std::fmt::Write as _;
 
 use serde_json::{json, Value as Json};
 
-use super::media::{DirStats, MediaResult, DIR_NAMES};
+use super::media::{DirStats, Hist, MediaResult, DIR_NAMES};
 use super::ng_client::{Cmd, EngineStats};
+use super::webrtc::SetupStats;
 
 /// CPU used by the relaying side (a gateway process or the bare relay threads) during the
 /// media phase.
@@ -52,7 +53,179 @@ impl CpuFig {
     }
 }
 
-/// The result of a `calls` or `bare` run.
+/// The set-up phase of a `webrtc` run: offer + answer + ICE + DTLS per call.
+pub struct SetupFig {
+    pub stats: SetupStats,
+    pub inflight: usize,
+    pub threads: usize,
+    /// How the IMS side carries media.
+    pub ims: &'static str,
+    /// Gateway CPU seconds over the phase, and where they were read.
+    pub gw_cpu: Option<(String, f64)>,
+    /// The tool's own CPU seconds over the phase (all its threads: ng, ICE, DTLS).
+    pub tool_cpu_s: f64,
+}
+
+impl SetupFig {
+    /// Completed set-ups per second of wall time.
+    pub fn rate(&self) -> f64 {
+        if self.stats.wall_s > 0.0 {
+            self.stats.completed as f64 / self.stats.wall_s
+        } else {
+            0.0
+        }
+    }
+    fn per_setup_us(&self, cpu_s: f64) -> Option<f64> {
+        (self.stats.completed > 0).then(|| cpu_s * 1e6 / self.stats.completed as f64)
+    }
+    /// Gateway CPU µs per completed set-up.
+    pub fn gw_us_per_setup(&self) -> Option<f64> {
+        self.gw_cpu.as_ref().and_then(|(_, c)| self.per_setup_us(*c))
+    }
+    /// Set-ups per second one fully busy gateway core would do at that cost.
+    pub fn gw_setups_per_core(&self) -> Option<f64> {
+        self.gw_us_per_setup().filter(|&u| u > 0.0).map(|u| 1e6 / u)
+    }
+    pub fn tool_us_per_setup(&self) -> Option<f64> {
+        self.per_setup_us(self.tool_cpu_s)
+    }
+    /// Share of its set-up threads' time the tool spent on the CPU (near 1: the tool, not
+    /// the gateway, set the pace).
+    pub fn tool_busy(&self) -> f64 {
+        let avail = self.stats.wall_s * self.threads.max(1) as f64;
+        if avail > 0.0 {
+            self.tool_cpu_s / avail
+        } else {
+            0.0
+        }
+    }
+    fn cores(&self, cpu_s: f64) -> f64 {
+        if self.stats.wall_s > 0.0 {
+            cpu_s / self.stats.wall_s
+        } else {
+            0.0
+        }
+    }
+
+    pub fn human(&self, s: &mut String) {
+        let st = &self.stats;
+        let _ = writeln!(
+            s,
+            "\n-- WebRTC set-up: offer + answer + ICE + DTLS (IMS side {}; {} in flight, {} thread{}) --",
+            self.ims,
+            self.inflight,
+            self.threads,
+            if self.threads == 1 { "" } else { "s" }
+        );
+        let _ = writeln!(
+            s,
+            "{} of {} calls set up in {:.3} s = {:.0} set-ups/s; {} failed",
+            st.completed,
+            st.attempted,
+            st.wall_s,
+            self.rate(),
+            st.failed()
+        );
+        let _ = writeln!(s, "{:<16} {:>9} {:>9} {:>9} {:>9}", "per call (ms)", "mean", "p50", "p99", "max");
+        for (name, h) in [
+            ("total", &st.total),
+            ("offer+answer", &st.signalling),
+            ("ICE check", &st.ice),
+            ("DTLS handshake", &st.dtls),
+        ] {
+            let _ = writeln!(
+                s,
+                "{:<16} {:>9.3} {:>9.3} {:>9.3} {:>9.3}",
+                name,
+                h.mean() / 1e6,
+                h.quantile(0.5) as f64 / 1e6,
+                h.quantile(0.99) as f64 / 1e6,
+                h.max as f64 / 1e6
+            );
+        }
+        let _ = writeln!(
+            s,
+            "tool as DTLS client in {} calls (server in the others); ICE checks sent {}; DTLS timers fired {}; DTLS records refused {}; stray datagrams {}",
+            st.tool_client, st.stun_checks, st.dtls_retransmit_timers, st.dtls_errors, st.stray
+        );
+        match (&self.gw_cpu, self.gw_us_per_setup()) {
+            (Some((src, cpu)), Some(us)) => {
+                let _ = writeln!(
+                    s,
+                    "gateway CPU ({src}): {cpu:.3} CPU-s ({:.2} cores) = {us:.0} CPU-µs per set-up = {:.0} set-ups/s per core",
+                    self.cores(*cpu),
+                    self.gw_setups_per_core().unwrap_or(0.0)
+                );
+            }
+            (Some((src, cpu)), None) => {
+                let _ = writeln!(s, "gateway CPU ({src}): {cpu:.3} CPU-s, no set-up completed");
+            }
+            (None, _) => {
+                let _ = writeln!(s, "gateway CPU: not measured (give --pid)");
+            }
+        }
+        let _ = writeln!(
+            s,
+            "tool CPU: {:.3} CPU-s ({:.2} cores, set-up threads {:.0} % busy) = {:.0} CPU-µs per set-up",
+            self.tool_cpu_s,
+            self.cores(self.tool_cpu_s),
+            self.tool_busy() * 100.0,
+            self.tool_us_per_setup().unwrap_or(0.0)
+        );
+        for (why, n) in st.failures.iter().take(12) {
+            let _ = writeln!(s, "  {n} × {why}");
+        }
+    }
+
+    pub fn json(&self) -> Json {
+        let st = &self.stats;
+        let hist = |h: &Hist| {
+            json!({
+                "mean_ms": round(h.mean() / 1e6, 3),
+                "p50_ms": round(h.quantile(0.5) as f64 / 1e6, 3),
+                "p99_ms": round(h.quantile(0.99) as f64 / 1e6, 3),
+                "max_ms": round(h.max as f64 / 1e6, 3),
+            })
+        };
+        json!({
+            "attempted": st.attempted,
+            "completed": st.completed,
+            "failed": st.failed(),
+            "failures": st.failures,
+            "inflight": self.inflight,
+            "threads": self.threads,
+            "ims": self.ims,
+            "wall_s": round(st.wall_s, 4),
+            "setups_per_s": round(self.rate(), 1),
+            "latency": {
+                "total": hist(&st.total),
+                "offer_answer": hist(&st.signalling),
+                "ice": hist(&st.ice),
+                "dtls": hist(&st.dtls),
+            },
+            "tool_dtls_client_calls": st.tool_client,
+            "ice_checks_sent": st.stun_checks,
+            "dtls_timers_fired": st.dtls_retransmit_timers,
+            "dtls_records_refused": st.dtls_errors,
+            "stray_datagrams": st.stray,
+            "gateway_cpu": self.gw_cpu.as_ref().map(|(src, cpu)| json!({
+                "source": src,
+                "cpu_s": round(*cpu, 4),
+                "cores": round(self.cores(*cpu), 3),
+                "cpu_us_per_setup": self.gw_us_per_setup().map(|u| round(u, 1)),
+                "setups_per_s_per_core": self.gw_setups_per_core().map(|r| round(r, 0)),
+            })),
+            "tool_cpu": {
+                "cpu_s": round(self.tool_cpu_s, 4),
+                "cores": round(self.cores(self.tool_cpu_s), 3),
+                "busy": round(self.tool_busy(), 3),
+                "cpu_us_per_setup": self.tool_us_per_setup().map(|u| round(u, 1)),
+            },
+        })
+    }
+}
+
+/// The result of a `calls`, `webrtc` or `bare` run.
 pub struct LoadReport {
     pub mode: &'static str,
     pub target: String,
@@ -61,6 +234,8 @@ pub struct LoadReport {
     pub ptime_ms: u32,
     pub duration_s: f64,
     pub setup: Option<EngineStats>,
+    /// `webrtc` runs: the whole set-up (ng, ICE, DTLS).
+    pub handshake: Option<SetupFig>,
     pub teardown: Option<EngineStats>,
     pub media: Option<MediaResult>,
     pub gw_cpu: Option<CpuFig>,
@@ -86,6 +261,7 @@ impl LoadReport {
             ptime_ms,
             duration_s,
             setup: None,
+            handshake: None,
             teardown: None,
             media: None,
             gw_cpu: None,
@@ -158,6 +334,9 @@ impl LoadReport {
         if let Some(s) = &self.setup {
             m.insert("setup".into(), engine_json(s));
         }
+        if let Some(h) = &self.handshake {
+            m.insert("webrtc_setup".into(), h.json());
+        }
         if let Some(s) = &self.teardown {
             m.insert("teardown".into(), engine_json(s));
         }
@@ -192,6 +371,9 @@ impl LoadReport {
             let _ = writeln!(s, "\n-- set-up ({:.2} s) --", st.elapsed_s);
             engine_human(&mut s, st, &[Cmd::Offer, Cmd::Answer]);
         }
+        if let Some(h) = &self.handshake {
+            h.human(&mut s);
+        }
         if let Some(md) = &self.media {
             let _ = writeln!(
                 s,
@@ -213,13 +395,14 @@ impl LoadReport {
             );
             let _ = writeln!(
                 s,
-                "received {} of {} packets ({:.4} % loss), {:.0} packets/s; misrouted {}, malformed {}, send errors {}",
+                "received {} of {} packets ({:.4} % loss), {:.0} packets/s; misrouted {}, malformed {}, SRTP errors {}, send errors {}",
                 md.received(),
                 md.sent(),
                 self.loss_pct(),
                 self.pps(),
                 md.misrouted,
                 md.malformed,
+                md.srtp_errors,
                 md.send_errors
             );
             let silent: u64 = md.dirs.iter().map(|d| d.silent_streams).sum();
@@ -333,6 +516,7 @@ fn media_json(m: &MediaResult) -> Json {
         "callee_to_caller": dir_json(&m.dirs[1]),
         "misrouted": m.misrouted,
         "malformed": m.malformed,
+        "srtp_errors": m.srtp_errors,
         "send_errors": m.send_errors,
         "tool_cpu": {
             "sender_cpu_s": round(m.sender_cpu_s, 4),
