@@ -82,6 +82,8 @@ OPTIONS:
   --setup-threads T webrtc: set-up threads, each with its own ng socket (default 1)
   --handshake-timeout S  webrtc: ICE + DTLS per call (default 10); a call over it fails
   --webrtc          compare: add a webrtc run against --ng
+  --direction A,B   calls, webrtc: send direction=[A, B] with each offer (the gateway's
+                    interfaces for the offerer's and the answerer's side)
   --drain MS        keep receiving this long after the last send (default 500)
   --pace-us US      sender pacing granularity (default 250)
   --rcvbuf BYTES    SO_RCVBUF of every media socket (default 1048576)
@@ -116,6 +118,7 @@ struct Opts {
     setup_threads: usize,
     handshake_timeout: f64,
     webrtc: bool,
+    direction: Option<(String, String)>,
 }
 
 fn parse_addr(v: &str) -> Result<SocketAddr, String> {
@@ -164,6 +167,7 @@ fn parse_args(args: &[String]) -> Result<Option<Opts>, String> {
         setup_threads: 1,
         handshake_timeout: 10.0,
         webrtc: false,
+        direction: None,
     };
     let mut i = 0;
     while i < args.len() {
@@ -232,6 +236,13 @@ fn parse_args(args: &[String]) -> Result<Option<Opts>, String> {
                 }
             }
             "--setup-threads" => o.setup_threads = num(flag, &val)?,
+            "--direction" => {
+                let (a, b) = val
+                    .split_once(',')
+                    .filter(|(a, b)| !a.is_empty() && !b.is_empty())
+                    .ok_or_else(|| format!("--direction: '{val}' is not FROM,TO"))?;
+                o.direction = Some((a.to_string(), b.to_string()));
+            }
             "--handshake-timeout" => o.handshake_timeout = num(flag, &val)?,
             _ => return Err(format!("unknown option '{flag}'")),
         }
@@ -456,6 +467,7 @@ struct SetupDriver<'a> {
     ptime: u32,
     legs: &'a [SocketAddr],
     ng_ip: IpAddr,
+    direction: Option<&'a (String, String)>,
     /// Where the callee sends (gateway address from the offer's reply).
     offer_to: Vec<Option<SocketAddr>>,
     /// Where the caller sends (gateway address from the answer's reply).
@@ -463,6 +475,11 @@ struct SetupDriver<'a> {
     /// Calls the gateway may hold state for (to delete at the end).
     touched: Vec<bool>,
     sdp_errors: Vec<String>,
+}
+
+/// The ng `direction` list: the offerer's interface, then the answerer's.
+fn direction_value(d: &(String, String)) -> Value {
+    list(&[d.0.as_str(), d.1.as_str()])
 }
 
 fn call_keys(run: &str, call: usize) -> (String, String, String) {
@@ -503,22 +520,28 @@ impl Driver for SetupDriver<'_> {
     fn request(&mut self, call: usize, cmd: Cmd) -> Value {
         let (cid, ft, tt) = call_keys(self.run, call);
         match cmd {
-            Cmd::Offer => dict(vec![
-                ("command", s("offer")),
-                ("call-id", s(&cid)),
-                ("from-tag", s(&ft)),
-                (
-                    "sdp",
-                    s(&ng_client::sdp_for(
-                        self.legs[2 * call],
-                        call as u64 + 1,
-                        self.ptime,
-                    )),
-                ),
-                ("replace", list(&["origin"])),
-                ("flags", list(&[])),
-                ("supports", list(&["load limit"])),
-            ]),
+            Cmd::Offer => {
+                let mut items = vec![
+                    ("command", s("offer")),
+                    ("call-id", s(&cid)),
+                    ("from-tag", s(&ft)),
+                    (
+                        "sdp",
+                        s(&ng_client::sdp_for(
+                            self.legs[2 * call],
+                            call as u64 + 1,
+                            self.ptime,
+                        )),
+                    ),
+                    ("replace", list(&["origin"])),
+                    ("flags", list(&[])),
+                    ("supports", list(&["load limit"])),
+                ];
+                if let Some(d) = self.direction {
+                    items.push(("direction", direction_value(d)));
+                }
+                dict(items)
+            }
             Cmd::Answer => dict(vec![
                 ("command", s("answer")),
                 ("call-id", s(&cid)),
@@ -613,6 +636,7 @@ fn run_calls(
         ptime: o.ptime,
         legs: &addrs,
         ng_ip: ng.ip(),
+        direction: o.direction.as_ref(),
         offer_to: vec![None; calls],
         answer_to: vec![None; calls],
         touched: vec![false; calls],
@@ -830,6 +854,7 @@ fn run_webrtc(
         inflight: o.inflight,
         handshake_timeout: Duration::from_secs_f64(o.handshake_timeout),
         stun_retransmit: Duration::from_millis(200),
+        direction: o.direction.clone(),
         ng: EngineCfg { ..ecfg },
     };
 

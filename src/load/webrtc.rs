@@ -72,6 +72,8 @@ pub struct SetupCfg {
     /// ICE plus DTLS, from the answer's reply to the handshake's end.
     pub handshake_timeout: Duration,
     pub stun_retransmit: Duration,
+    /// ng `direction` of the offers (the gateway's interfaces for browser and IMS side).
+    pub direction: Option<(String, String)>,
     pub ng: EngineCfg,
 }
 
@@ -386,6 +388,9 @@ fn offer_request(cfg: &SetupCfg, c: &Call, fingerprint: &str) -> Value {
     ];
     if cfg.ims == ImsMode::Rtp {
         items.push(("SDES", list(&["off"])));
+    }
+    if let Some(d) = &cfg.direction {
+        items.push(("direction", super::direction_value(d)));
     }
     dict(items)
 }
@@ -796,6 +801,7 @@ pub fn setup_threads(
         inflight: cfg.inflight.div_ceil(threads),
         handshake_timeout: cfg.handshake_timeout,
         stun_retransmit: cfg.stun_retransmit,
+        direction: cfg.direction.clone(),
         ng: EngineCfg { ..cfg.ng },
     };
     let results: Vec<Result<SetupOut, String>> = std::thread::scope(|sc| {
