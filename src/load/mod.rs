@@ -283,6 +283,12 @@ fn parse_args(args: &[String]) -> Result<Option<Opts>, String> {
     if o.setup_threads == 0 || o.setup_threads > 16 {
         return Err("--setup-threads must be 1..=16".into());
     }
+    if o.setup_only && o.mode != "webrtc" {
+        return Err("--setup-only is for webrtc runs".into());
+    }
+    if o.webrtc && o.mode != "compare" {
+        return Err("--webrtc is for compare (use the webrtc mode)".into());
+    }
     if !(0.1..=120.0).contains(&o.handshake_timeout) {
         return Err("--handshake-timeout must be 0.1..=120 seconds".into());
     }
@@ -1038,14 +1044,21 @@ fn run_compare(o: &Opts) -> Result<i32, String> {
         .name
         .clone()
         .or_else(|| Some(format!("ng {}", o.ng.expect("validated"))));
-    runs.push(run_calls(o, o.ng.expect("validated"), o.pid, name)?);
+    runs.push(run_calls(o, o.ng.expect("validated"), o.pid, name.clone())?);
+    if o.webrtc {
+        // Right after the plain calls, on the same gateway: the SRTP <-> RTP path's cost.
+        std::thread::sleep(Duration::from_secs(1));
+        progress(o, "compare 3: webrtc calls on --ng");
+        runs.push(run_webrtc(o, o.ng.expect("validated"), o.pid, name)?);
+    }
     if let Some(ng2) = o.ng2 {
         std::thread::sleep(Duration::from_secs(1));
-        progress(o, "compare 3: gateway --ng2");
+        progress(o, &format!("compare {}: gateway --ng2", runs.len() + 1));
         let name = o.name2.clone().or_else(|| Some(format!("ng {ng2}")));
         runs.push(run_calls(o, ng2, o.pid2, name)?);
     }
     let rows = report::compare_rows(&runs);
+    let delta = report::WebrtcDelta::of(&runs);
     if o.json {
         let j = serde_json::json!({
             "mode": "compare",
@@ -1053,6 +1066,7 @@ fn run_compare(o: &Opts) -> Result<i32, String> {
             "duration_s": o.duration,
             "ptime_ms": o.ptime,
             "table": report::compare_json(&rows),
+            "webrtc": delta.as_ref().map(|d| d.json()),
             "runs": runs.iter().map(|r| r.to_json()).collect::<Vec<_>>(),
         });
         println!("{j}");
@@ -1064,6 +1078,9 @@ fn run_compare(o: &Opts) -> Result<i32, String> {
             o.ptime
         );
         print!("{}", report::compare_human(&rows));
+        if let Some(d) = &delta {
+            print!("{}", d.human());
+        }
         for r in &runs {
             for w in &r.warnings {
                 println!("WARNING [{}]: {w}", r.target);
@@ -1194,4 +1211,77 @@ fn run_ng_rate(o: &Opts) -> Result<i32, String> {
         print!("{}", r.human());
     }
     Ok(if r.completed > 0 { 0 } else { 1 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &str) -> Result<Opts, String> {
+        let v: Vec<String> = args.split_whitespace().map(String::from).collect();
+        parse_args(&v).map(|o| o.expect("not help"))
+    }
+
+    #[test]
+    fn webrtc_options() {
+        let o = parse("webrtc --ng 127.0.0.1:2295 --pid 7 --calls 500 --duration 20").unwrap();
+        assert_eq!((o.mode.as_str(), o.calls, o.pid), ("webrtc", Some(500), Some(7)));
+        assert_eq!((o.ims, o.gw_passive, o.setup_only, o.setup_threads), (ImsMode::Rtp, false, false, 1));
+        assert_eq!(o.handshake_timeout, 10.0);
+        assert!(o.direction.is_none());
+        let o = parse(
+            "webrtc --ng 127.0.0.1:2295 --ims sdes --dtls passive --setup-only --setup-threads=2 \
+             --handshake-timeout 3 --inflight 128 --direction access,core --json",
+        )
+        .unwrap();
+        assert_eq!((o.ims, o.gw_passive, o.setup_only, o.setup_threads), (ImsMode::Sdes, true, true, 2));
+        assert_eq!((o.handshake_timeout, o.inflight, o.json), (3.0, 128, true));
+        assert_eq!(o.direction, Some(("access".into(), "core".into())));
+        let o = parse("compare --ng 127.0.0.1:2295 --pid 7 --webrtc --ims sdes").unwrap();
+        assert!(o.webrtc && o.ims == ImsMode::Sdes);
+    }
+
+    #[test]
+    fn webrtc_option_errors() {
+        for (args, want) in [
+            ("webrtc", "needs --ng"),
+            ("webrtc --ng 10.0.0.1:2295", "not a loopback"),
+            ("webrtc --ng 127.0.0.1:2295 --ims zrtp", "--ims"),
+            ("webrtc --ng 127.0.0.1:2295 --dtls sideways", "--dtls"),
+            ("webrtc --ng 127.0.0.1:2295 --setup-threads 0", "--setup-threads"),
+            ("webrtc --ng 127.0.0.1:2295 --handshake-timeout 0", "--handshake-timeout"),
+            ("webrtc --ng 127.0.0.1:2295 --direction access", "--direction"),
+            ("webrtc --ng 127.0.0.1:2295 --direction ,core", "--direction"),
+            ("webrtc --ng 127.0.0.1:2295 --calls 4001", "--calls"),
+            ("calls --ng 127.0.0.1:2295 --setup-only", "--setup-only"),
+            ("webrtc --ng 127.0.0.1:2295 --webrtc", "--webrtc"),
+            ("webrtc --ng 127.0.0.1:2295 --inflight", "needs a value"),
+        ] {
+            let e = parse(args).err().unwrap_or_else(|| panic!("{args}: accepted"));
+            assert!(e.contains(want), "{args}: {e}");
+        }
+    }
+
+    #[test]
+    fn offers_carry_the_direction() {
+        let legs: Vec<SocketAddr> = ["127.0.0.1:7000", "127.0.0.1:7002"].iter().map(|a| a.parse().unwrap()).collect();
+        let dir = ("access".to_string(), "core".to_string());
+        let mut drv = SetupDriver {
+            run: "r",
+            ptime: 20,
+            legs: &legs,
+            ng_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            direction: Some(&dir),
+            offer_to: vec![None],
+            answer_to: vec![None],
+            touched: vec![false],
+            sdp_errors: Vec::new(),
+        };
+        let offer = drv.request(0, Cmd::Offer);
+        let d: Vec<&str> = offer.get("direction").and_then(Value::as_list).unwrap().iter().filter_map(Value::as_str).collect();
+        assert_eq!(d, ["access", "core"]);
+        assert!(drv.request(0, Cmd::Answer).get("direction").is_none());
+        drv.direction = None;
+        assert!(drv.request(0, Cmd::Offer).get("direction").is_none());
+    }
 }

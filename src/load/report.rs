@@ -658,7 +658,7 @@ pub fn compare_human(rows: &[CompareRow]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<26} {:>6} {:>9} {:>8} {:>8} {:>8} {:>9} {:>9} {:>10} {:>8}",
+        "{:<32} {:>6} {:>9} {:>8} {:>8} {:>8} {:>9} {:>9} {:>10} {:>8}",
         "target",
         "calls",
         "pps",
@@ -681,7 +681,7 @@ pub fn compare_human(rows: &[CompareRow]) -> String {
             .unwrap_or_else(|| "-".into());
         let _ = writeln!(
             s,
-            "{:<26} {:>6} {:>9.0} {:>8.3} {:>8.3} {:>8.3} {:>9.1} {:>9.1} {:>10} {:>8}",
+            "{:<32} {:>6} {:>9.0} {:>8.3} {:>8.3} {:>8.3} {:>9.1} {:>9.1} {:>10} {:>8}",
             r.name,
             r.calls,
             r.pps,
@@ -716,6 +716,81 @@ pub fn compare_json(rows: &[CompareRow]) -> Json {
             })
             .collect(),
     )
+}
+
+/// A compare run's webrtc calls against the plain calls on the same gateway: what the
+/// SRTP <-> RTP path (and the WebRTC set-up) costs the gateway.
+pub struct WebrtcDelta {
+    pub plain_us: f64,
+    pub webrtc_us: f64,
+    pub plain_loss_pct: f64,
+    pub webrtc_loss_pct: f64,
+    pub setups_per_s: f64,
+    pub gw_us_per_setup: Option<f64>,
+    pub tool_us_per_setup: Option<f64>,
+}
+
+impl WebrtcDelta {
+    /// From the first `calls` run and the `webrtc` run, when both measured the gateway.
+    pub fn of(runs: &[LoadReport]) -> Option<WebrtcDelta> {
+        let plain = runs.iter().find(|r| r.mode == "calls")?;
+        let web = runs.iter().find(|r| r.mode == "webrtc")?;
+        let setup = web.handshake.as_ref();
+        Some(WebrtcDelta {
+            plain_us: plain.gw_cpu.as_ref()?.us_per_pkt(),
+            webrtc_us: web.gw_cpu.as_ref()?.us_per_pkt(),
+            plain_loss_pct: plain.loss_pct(),
+            webrtc_loss_pct: web.loss_pct(),
+            setups_per_s: setup.map_or(0.0, |s| s.rate()),
+            gw_us_per_setup: setup.and_then(|s| s.gw_us_per_setup()),
+            tool_us_per_setup: setup.and_then(|s| s.tool_us_per_setup()),
+        })
+    }
+
+    /// Extra gateway CPU µs per packet of the SRTP <-> RTP path over plain RTP.
+    pub fn extra_us(&self) -> f64 {
+        self.webrtc_us - self.plain_us
+    }
+
+    pub fn ratio(&self) -> Option<f64> {
+        (self.plain_us > 0.0).then(|| self.webrtc_us / self.plain_us)
+    }
+
+    pub fn human(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "SRTP <-> RTP (webrtc) vs plain RTP calls on the same gateway: {:.2} vs {:.2} CPU-µs/packet = {:+.2} µs/packet ({}); loss {:.4} % vs {:.4} %",
+            self.webrtc_us,
+            self.plain_us,
+            self.extra_us(),
+            self.ratio().map_or_else(|| "-".into(), |r| format!("{r:.2}× plain")),
+            self.webrtc_loss_pct,
+            self.plain_loss_pct
+        );
+        let _ = writeln!(
+            s,
+            "webrtc set-up: {:.0} set-ups/s; gateway {} CPU-µs per set-up; tool {} CPU-µs per set-up",
+            self.setups_per_s,
+            self.gw_us_per_setup.map_or_else(|| "-".into(), |u| format!("{u:.0}")),
+            self.tool_us_per_setup.map_or_else(|| "-".into(), |u| format!("{u:.0}"))
+        );
+        s
+    }
+
+    pub fn json(&self) -> Json {
+        json!({
+            "plain_cpu_us_per_packet": round(self.plain_us, 3),
+            "webrtc_cpu_us_per_packet": round(self.webrtc_us, 3),
+            "extra_cpu_us_per_packet": round(self.extra_us(), 3),
+            "ratio_to_plain": self.ratio().map(|r| round(r, 3)),
+            "plain_loss_pct": round(self.plain_loss_pct, 4),
+            "webrtc_loss_pct": round(self.webrtc_loss_pct, 4),
+            "setups_per_s": round(self.setups_per_s, 1),
+            "gateway_cpu_us_per_setup": self.gw_us_per_setup.map(|u| round(u, 1)),
+            "tool_cpu_us_per_setup": self.tool_us_per_setup.map(|u| round(u, 1)),
+        })
+    }
 }
 
 /// The result of an `ng-rate` run.
@@ -776,5 +851,54 @@ impl RateReport {
         engine_human(&mut s, &self.stats, &Cmd::ALL);
         let _ = writeln!(s, "tool process CPU: {:.2} s", self.process_cpu_s);
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::webrtc::SetupStats;
+
+    fn fig(completed: usize, wall_s: f64, gw: Option<f64>, tool: f64, threads: usize) -> SetupFig {
+        let stats = SetupStats { attempted: completed + 1, completed, wall_s, ..SetupStats::default() };
+        SetupFig { stats, inflight: 64, threads, ims: "RTP", gw_cpu: gw.map(|c| ("test".into(), c)), tool_cpu_s: tool }
+    }
+
+    #[test]
+    fn setup_figures() {
+        let f = fig(500, 0.5, Some(0.2), 0.45, 1);
+        assert_eq!(f.rate(), 1000.0);
+        assert!((f.gw_us_per_setup().unwrap() - 400.0).abs() < 1e-9);
+        assert!((f.gw_setups_per_core().unwrap() - 2500.0).abs() < 1e-6);
+        assert!((f.tool_us_per_setup().unwrap() - 900.0).abs() < 1e-9);
+        assert!((f.tool_busy() - 0.9).abs() < 1e-9);
+        assert!((fig(500, 0.5, None, 0.45, 2).tool_busy() - 0.45).abs() < 1e-9);
+        let none = fig(0, 0.0, Some(0.1), 0.0, 1);
+        assert_eq!((none.rate(), none.gw_us_per_setup(), none.gw_setups_per_core()), (0.0, None, None));
+        let mut s = String::new();
+        f.human(&mut s);
+        assert!(s.contains("1000 set-ups/s") && s.contains("400 CPU-µs per set-up"), "{s}");
+        let j = f.json();
+        assert_eq!(j["gateway_cpu"]["cpu_us_per_setup"], json!(400.0));
+        assert_eq!(j["setups_per_s"], json!(1000.0));
+    }
+
+    #[test]
+    fn webrtc_delta_needs_both_runs() {
+        let cpu = |cpu_s: f64| CpuFig { source: "t".into(), cpu_s, wall_s: 1.0, relayed: 1_000_000 };
+        let mut plain = LoadReport::new("calls", "gw".into(), 10, 20, 1.0);
+        plain.gw_cpu = Some(cpu(5.0));
+        let mut web = LoadReport::new("webrtc", "gw webrtc".into(), 10, 20, 1.0);
+        web.gw_cpu = Some(cpu(5.8));
+        web.handshake = Some(fig(10, 0.01, Some(0.004), 0.004, 1));
+        let bare = LoadReport::new("bare", "bare".into(), 10, 20, 1.0);
+        assert!(WebrtcDelta::of(&[bare, plain]).is_none());
+        let mut plain = LoadReport::new("calls", "gw".into(), 10, 20, 1.0);
+        plain.gw_cpu = Some(cpu(5.0));
+        let d = WebrtcDelta::of(&[plain, web]).unwrap();
+        assert!((d.extra_us() - 0.8).abs() < 1e-9);
+        assert!((d.ratio().unwrap() - 1.16).abs() < 1e-9);
+        assert_eq!(d.gw_us_per_setup.map(|u| u.round()), Some(400.0));
+        assert!(d.human().contains("+0.80 µs/packet"), "{}", d.human());
     }
 }

@@ -259,7 +259,7 @@ pub fn parse_gw_answer(sdp: &[u8]) -> Result<GwWebrtc, String> {
         .iter()
         .filter(|(n, _)| *n == "candidate")
         .find_map(|(_, v)| host_candidate(v))
-        .ok_or("answer has no UDP candidate for component 1")?;
+        .ok_or("answer has no UDP host candidate for component 1")?;
     Ok(GwWebrtc {
         candidate,
         ice: Creds { ufrag: ufrag.to_string(), pwd: pwd.to_string() },
@@ -269,10 +269,10 @@ pub fn parse_gw_answer(sdp: &[u8]) -> Result<GwWebrtc, String> {
 }
 
 /// `foundation component transport priority address port typ type ...`: the address of a
-/// UDP candidate of component 1.
+/// UDP host candidate of component 1 (an ICE-lite gateway has nothing else).
 fn host_candidate(v: &str) -> Option<SocketAddr> {
     let f: Vec<&str> = v.split_whitespace().collect();
-    if f.len() < 8 || f[1] != "1" || !f[2].eq_ignore_ascii_case("udp") || f[6] != "typ" {
+    if f.len() < 8 || f[1] != "1" || !f[2].eq_ignore_ascii_case("udp") || f[6] != "typ" || f[7] != "host" {
         return None;
     }
     let ip: IpAddr = f[4].parse().ok()?;
@@ -835,6 +835,10 @@ pub fn setup_threads(
 mod tests {
     use super::*;
 
+    fn sa(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
     const GW_ANSWER: &str = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=ice-lite\r\n\
         m=audio 50010 UDP/TLS/RTP/SAVPF 0\r\nc=IN IP4 127.0.0.1\r\na=mid:0\r\na=rtpmap:0 PCMU/8000\r\n\
         a=sendrecv\r\na=rtcp-mux\r\na=setup:active\r\n\
@@ -848,12 +852,12 @@ mod tests {
     fn reads_the_gateways_answer() {
         let g = parse_gw_answer(GW_ANSWER.as_bytes()).unwrap();
         // the first component-1 UDP candidate, whatever its family
-        assert_eq!(g.candidate, "[::1]:50012".parse().unwrap());
+        assert_eq!(g.candidate, sa("[::1]:50012"));
         assert_eq!(g.ice, Creds { ufrag: "gwUf".into(), pwd: "gatewaypassword012345678".into() });
         assert_eq!(g.fingerprint.digest.len(), 32);
         assert!(g.gw_active);
         let v4_only = GW_ANSWER.replace("a=candidate:2 1 UDP 2130706431 ::1 50012 typ host\r\n", "");
-        assert_eq!(parse_gw_answer(v4_only.as_bytes()).unwrap().candidate, "127.0.0.1:50010".parse().unwrap());
+        assert_eq!(parse_gw_answer(v4_only.as_bytes()).unwrap().candidate, sa("127.0.0.1:50010"));
         let passive = GW_ANSWER.replace("setup:active", "setup:passive");
         assert!(!parse_gw_answer(passive.as_bytes()).unwrap().gw_active);
     }
@@ -883,12 +887,13 @@ mod tests {
 
     #[test]
     fn candidates() {
-        assert_eq!(host_candidate("1 1 udp 2130706431 127.0.0.1 5000 typ host"), Some("127.0.0.1:5000".parse().unwrap()));
-        assert_eq!(host_candidate("1 1 UDP 1 127.0.0.1 5000 typ host generation 0"), Some("127.0.0.1:5000".parse().unwrap()));
+        assert_eq!(host_candidate("1 1 udp 2130706431 127.0.0.1 5000 typ host"), Some(sa("127.0.0.1:5000")));
+        assert_eq!(host_candidate("1 1 UDP 1 127.0.0.1 5000 typ host generation 0"), Some(sa("127.0.0.1:5000")));
         assert_eq!(host_candidate("1 2 udp 1 127.0.0.1 5001 typ host"), None);
         assert_eq!(host_candidate("1 1 tcp 1 127.0.0.1 9 typ host tcptype active"), None);
         assert_eq!(host_candidate("1 1 udp 1 127.0.0.1 0 typ host"), None);
         assert_eq!(host_candidate("1 1 udp 1 nonsense 5000 typ host"), None);
+        assert_eq!(host_candidate("1 1 udp 1 127.0.0.1 5000 typ srflx raddr 0.0.0.0 rport 0"), None);
         assert_eq!(host_candidate("1 1 udp"), None);
     }
 
@@ -902,10 +907,10 @@ mod tests {
         assert_eq!((c.tag, c.key.suite), (2, sdes::Suite::AesCm128HmacSha1_32));
         assert!(pick_crypto(b"v=0\r\nm=audio 5 RTP/AVP 0\r\n").is_err());
         let mine = Crypto { tag: 2, key: SrtpKey::generate(c.key.suite).unwrap() };
-        let a = ims_answer("127.0.0.1:7000".parse().unwrap(), Some(&mine), 9, 20);
+        let a = ims_answer(sa("127.0.0.1:7000"), Some(&mine), 9, 20);
         assert!(a.contains("m=audio 7000 RTP/SAVP 0\r\n"), "{a}");
         assert_eq!(pick_crypto(a.as_bytes()).unwrap(), mine);
-        let plain = ims_answer("127.0.0.1:7000".parse().unwrap(), None, 9, 20);
+        let plain = ims_answer(sa("127.0.0.1:7000"), None, 9, 20);
         assert!(plain.contains("RTP/AVP") && !plain.contains("crypto"));
     }
 
@@ -913,7 +918,7 @@ mod tests {
     fn browser_offer_is_what_the_gateway_expects() {
         let ice = Creds { ufrag: "brws".into(), pwd: "browserpassword012345678".into() };
         let fp = "sha-256 5C:1F:2E:4A:9B:0D:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA";
-        let o = browser_offer("127.0.0.1:6000".parse().unwrap(), &ice, fp, 3, 20);
+        let o = browser_offer(sa("127.0.0.1:6000"), &ice, fp, 3, 20);
         let sdp = crate::sdp::parse(&o).unwrap();
         let m = &sdp.media[0];
         assert_eq!((m.port, m.proto.as_str()), (6000, "UDP/TLS/RTP/SAVPF"));
@@ -922,7 +927,7 @@ mod tests {
         assert_eq!(m.attr("setup"), Some("actpass"));
         assert!(m.has_attr("rtcp-mux"));
         assert_eq!(parse_fingerprint(m.attr("fingerprint").unwrap()).unwrap().digest.len(), 32);
-        assert_eq!(host_candidate(m.attr("candidate").unwrap()), Some("127.0.0.1:6000".parse().unwrap()));
+        assert_eq!(host_candidate(m.attr("candidate").unwrap()), Some(sa("127.0.0.1:6000")));
     }
 
     #[test]
