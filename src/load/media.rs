@@ -335,7 +335,10 @@ pub fn run(
     assert_eq!(legs.len(), labels.len() * 2);
     assert!(srtp.is_empty() || srtp.len() == legs.len());
     let (mut tx_srtp, rx_srtp): (Vec<Option<Srtp>>, Vec<Option<Srtp>>) = if srtp.is_empty() {
-        (legs.iter().map(|_| None).collect(), legs.iter().map(|_| None).collect())
+        (
+            legs.iter().map(|_| None).collect(),
+            legs.iter().map(|_| None).collect(),
+        )
     } else {
         srtp.into_iter()
             .map(|l| match l {
@@ -364,7 +367,15 @@ pub fn run(
     let receiver = std::thread::Builder::new()
         .name("load-rx".into())
         .spawn(move || {
-            receive(fds, rx_labels, rx_srtp, run_tag, rx_stop, ready_tx, hard_deadline)
+            receive(
+                fds,
+                rx_labels,
+                rx_srtp,
+                run_tag,
+                rx_stop,
+                ready_tx,
+                hard_deadline,
+            )
         })
         .expect("spawn receiver thread");
     let _ = ready_rx.recv_timeout(Duration::from_secs(5));

@@ -80,7 +80,9 @@ impl SetupFig {
     }
     /// Gateway CPU µs per completed set-up.
     pub fn gw_us_per_setup(&self) -> Option<f64> {
-        self.gw_cpu.as_ref().and_then(|(_, c)| self.per_setup_us(*c))
+        self.gw_cpu
+            .as_ref()
+            .and_then(|(_, c)| self.per_setup_us(*c))
     }
     /// Set-ups per second one fully busy gateway core would do at that cost.
     pub fn gw_setups_per_core(&self) -> Option<f64> {
@@ -126,7 +128,11 @@ impl SetupFig {
             self.rate(),
             st.failed()
         );
-        let _ = writeln!(s, "{:<16} {:>9} {:>9} {:>9} {:>9}", "per call (ms)", "mean", "p50", "p99", "max");
+        let _ = writeln!(
+            s,
+            "{:<16} {:>9} {:>9} {:>9} {:>9}",
+            "per call (ms)", "mean", "p50", "p99", "max"
+        );
         for (name, h) in [
             ("total", &st.total),
             ("offer+answer", &st.signalling),
@@ -158,7 +164,10 @@ impl SetupFig {
                 );
             }
             (Some((src, cpu)), None) => {
-                let _ = writeln!(s, "gateway CPU ({src}): {cpu:.3} CPU-s, no set-up completed");
+                let _ = writeln!(
+                    s,
+                    "gateway CPU ({src}): {cpu:.3} CPU-s, no set-up completed"
+                );
             }
             (None, _) => {
                 let _ = writeln!(s, "gateway CPU: not measured (give --pid)");
@@ -860,8 +869,20 @@ mod tests {
     use crate::load::webrtc::SetupStats;
 
     fn fig(completed: usize, wall_s: f64, gw: Option<f64>, tool: f64, threads: usize) -> SetupFig {
-        let stats = SetupStats { attempted: completed + 1, completed, wall_s, ..SetupStats::default() };
-        SetupFig { stats, inflight: 64, threads, ims: "RTP", gw_cpu: gw.map(|c| ("test".into(), c)), tool_cpu_s: tool }
+        let stats = SetupStats {
+            attempted: completed + 1,
+            completed,
+            wall_s,
+            ..SetupStats::default()
+        };
+        SetupFig {
+            stats,
+            inflight: 64,
+            threads,
+            ims: "RTP",
+            gw_cpu: gw.map(|c| ("test".into(), c)),
+            tool_cpu_s: tool,
+        }
     }
 
     #[test]
@@ -874,10 +895,20 @@ mod tests {
         assert!((f.tool_busy() - 0.9).abs() < 1e-9);
         assert!((fig(500, 0.5, None, 0.45, 2).tool_busy() - 0.45).abs() < 1e-9);
         let none = fig(0, 0.0, Some(0.1), 0.0, 1);
-        assert_eq!((none.rate(), none.gw_us_per_setup(), none.gw_setups_per_core()), (0.0, None, None));
+        assert_eq!(
+            (
+                none.rate(),
+                none.gw_us_per_setup(),
+                none.gw_setups_per_core()
+            ),
+            (0.0, None, None)
+        );
         let mut s = String::new();
         f.human(&mut s);
-        assert!(s.contains("1000 set-ups/s") && s.contains("400 CPU-µs per set-up"), "{s}");
+        assert!(
+            s.contains("1000 set-ups/s") && s.contains("400 CPU-µs per set-up"),
+            "{s}"
+        );
         let j = f.json();
         assert_eq!(j["gateway_cpu"]["cpu_us_per_setup"], json!(400.0));
         assert_eq!(j["setups_per_s"], json!(1000.0));
@@ -885,7 +916,12 @@ mod tests {
 
     #[test]
     fn webrtc_delta_needs_both_runs() {
-        let cpu = |cpu_s: f64| CpuFig { source: "t".into(), cpu_s, wall_s: 1.0, relayed: 1_000_000 };
+        let cpu = |cpu_s: f64| CpuFig {
+            source: "t".into(),
+            cpu_s,
+            wall_s: 1.0,
+            relayed: 1_000_000,
+        };
         let mut plain = LoadReport::new("calls", "gw".into(), 10, 20, 1.0);
         plain.gw_cpu = Some(cpu(5.0));
         let mut web = LoadReport::new("webrtc", "gw webrtc".into(), 10, 20, 1.0);

@@ -181,7 +181,13 @@ impl SetupOut {
 // ---------------------------------------------------------------- SDP
 
 /// The browser's offer: one audio section with ICE, DTLS `actpass`, rtcp-mux, PCMU.
-pub fn browser_offer(addr: SocketAddr, ice: &Creds, fingerprint: &str, sess_id: u64, ptime: u32) -> String {
+pub fn browser_offer(
+    addr: SocketAddr,
+    ice: &Creds,
+    fingerprint: &str,
+    sess_id: u64,
+    ptime: u32,
+) -> String {
     let (fam, ip) = match addr.ip() {
         IpAddr::V4(v4) => ("IP4", v4.to_string()),
         IpAddr::V6(v6) => ("IP6", v6.to_string()),
@@ -203,8 +209,9 @@ pub fn ims_answer(addr: SocketAddr, crypto: Option<&Crypto>, sess_id: u64, ptime
     let plain = super::ng_client::sdp_for(addr, sess_id, ptime);
     match crypto {
         None => plain,
-        Some(c) => plain.replace(" RTP/AVP ", " RTP/SAVP ")
-            + &format!("a={}\r\n", sdes::format_crypto(c)),
+        Some(c) => {
+            plain.replace(" RTP/AVP ", " RTP/SAVP ") + &format!("a={}\r\n", sdes::format_crypto(c))
+        }
     }
 }
 
@@ -215,7 +222,11 @@ fn audio_attrs(sdp: &str) -> Vec<(&str, &str)> {
     for line in sdp.split('\n') {
         let line = line.trim_end_matches('\r');
         if let Some(rest) = line.strip_prefix("m=") {
-            section = if section == 0 && rest.starts_with("audio ") { 1 } else { 2 };
+            section = if section == 0 && rest.starts_with("audio ") {
+                1
+            } else {
+                2
+            };
             continue;
         }
         if section == 2 {
@@ -244,15 +255,25 @@ pub struct GwWebrtc {
 pub fn parse_gw_answer(sdp: &[u8]) -> Result<GwWebrtc, String> {
     let text = std::str::from_utf8(sdp).map_err(|_| "SDP is not UTF-8".to_string())?;
     let attrs = audio_attrs(text);
-    let get = |name: &str| attrs.iter().find(|(n, _)| *n == name).map(|(_, v)| v.trim());
+    let get = |name: &str| {
+        attrs
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.trim())
+    };
     let ufrag = get("ice-ufrag").ok_or("answer has no a=ice-ufrag")?;
     let pwd = get("ice-pwd").ok_or("answer has no a=ice-pwd")?;
     let fp = get("fingerprint").ok_or("answer has no a=fingerprint")?;
-    let fingerprint = parse_fingerprint(fp).ok_or_else(|| format!("unusable a=fingerprint '{fp}'"))?;
+    let fingerprint =
+        parse_fingerprint(fp).ok_or_else(|| format!("unusable a=fingerprint '{fp}'"))?;
     let gw_active = match get("setup").map(|s| s.to_ascii_lowercase()) {
         Some(s) if s == "active" => true,
         Some(s) if s == "passive" => false,
-        Some(s) => return Err(format!("answer has a=setup:{s} (active or passive expected)")),
+        Some(s) => {
+            return Err(format!(
+                "answer has a=setup:{s} (active or passive expected)"
+            ))
+        }
         None => return Err("answer has no a=setup".into()),
     };
     let candidate = attrs
@@ -262,7 +283,10 @@ pub fn parse_gw_answer(sdp: &[u8]) -> Result<GwWebrtc, String> {
         .ok_or("answer has no UDP host candidate for component 1")?;
     Ok(GwWebrtc {
         candidate,
-        ice: Creds { ufrag: ufrag.to_string(), pwd: pwd.to_string() },
+        ice: Creds {
+            ufrag: ufrag.to_string(),
+            pwd: pwd.to_string(),
+        },
         fingerprint,
         gw_active,
     })
@@ -272,7 +296,12 @@ pub fn parse_gw_answer(sdp: &[u8]) -> Result<GwWebrtc, String> {
 /// UDP host candidate of component 1 (an ICE-lite gateway has nothing else).
 fn host_candidate(v: &str) -> Option<SocketAddr> {
     let f: Vec<&str> = v.split_whitespace().collect();
-    if f.len() < 8 || f[1] != "1" || !f[2].eq_ignore_ascii_case("udp") || f[6] != "typ" || f[7] != "host" {
+    if f.len() < 8
+        || f[1] != "1"
+        || !f[2].eq_ignore_ascii_case("udp")
+        || f[6] != "typ"
+        || f[7] != "host"
+    {
         return None;
     }
     let ip: IpAddr = f[4].parse().ok()?;
@@ -373,7 +402,13 @@ fn keys_of(run: &str, call: usize) -> (String, String, String) {
 
 fn offer_request(cfg: &SetupCfg, c: &Call, fingerprint: &str) -> Value {
     let (cid, ft, _) = keys_of(&cfg.run, c.idx);
-    let sdp = browser_offer(c.web_addr, &c.local_ice, fingerprint, c.idx as u64 + 1, cfg.ptime);
+    let sdp = browser_offer(
+        c.web_addr,
+        &c.local_ice,
+        fingerprint,
+        c.idx as u64 + 1,
+        cfg.ptime,
+    );
     let mut items = vec![
         ("command", s("offer")),
         ("call-id", s(&cid)),
@@ -397,7 +432,12 @@ fn offer_request(cfg: &SetupCfg, c: &Call, fingerprint: &str) -> Value {
 
 fn answer_request(cfg: &SetupCfg, c: &Call) -> Value {
     let (cid, ft, tt) = keys_of(&cfg.run, c.idx);
-    let sdp = ims_answer(c.ims_addr, c.ims_tx.as_ref(), c.idx as u64 + 100_001, cfg.ptime);
+    let sdp = ims_answer(
+        c.ims_addr,
+        c.ims_tx.as_ref(),
+        c.idx as u64 + 100_001,
+        cfg.ptime,
+    );
     let mut items = vec![
         ("command", s("answer")),
         ("call-id", s(&cid)),
@@ -427,7 +467,9 @@ fn allowed(a: SocketAddr, ng_ip: IpAddr) -> Result<SocketAddr, String> {
     if a.ip().is_loopback() || a.ip() == ng_ip {
         Ok(a)
     } else {
-        Err(format!("gateway address {a} is neither loopback nor the ng host"))
+        Err(format!(
+            "gateway address {a} is neither loopback nor the ng host"
+        ))
     }
 }
 
@@ -448,8 +490,12 @@ pub fn run_setup(
     let provider = rtc_crypto::default_provider().map_err(|e| format!("crypto provider: {e}"))?;
     let crypto = provider.crypto();
     let ng_ip = ng.ip();
-    let mut client = NgClient::new(ng, super::loopback_like(&ng), &format!("{}s{first}", cfg.run))
-        .map_err(|e| format!("ng socket: {e}"))?;
+    let mut client = NgClient::new(
+        ng,
+        super::loopback_like(&ng),
+        &format!("{}s{first}", cfg.run),
+    )
+    .map_err(|e| format!("ng socket: {e}"))?;
     let ep = sys::Epoll::new().map_err(|e| format!("epoll: {e}"))?;
     const NG: u64 = u64::MAX;
     ep.add(client.fd(), NG).map_err(|e| format!("epoll: {e}"))?;
@@ -470,7 +516,8 @@ pub fn run_setup(
     // Each call is bounded (ng tries, handshake timeout); this only guards against a bug.
     let ng_bound = cfg.ng.retransmit * cfg.ng.tries * 2;
     let per_call = ng_bound + cfg.handshake_timeout + Duration::from_secs(1);
-    let hard_end = start + per_call * (socks.len().div_ceil(window) as u32 + 1) + Duration::from_secs(30);
+    let hard_end =
+        start + per_call * (socks.len().div_ceil(window) as u32 + 1) + Duration::from_secs(30);
 
     loop {
         let now = Instant::now();
@@ -515,7 +562,10 @@ pub fn run_setup(
                             c.gw_ims = Some(addr);
                             if let Some(k) = crypto {
                                 let mine = SrtpKey::generate(k.key.suite)?;
-                                c.ims_tx = Some(Crypto { tag: k.tag, key: mine });
+                                c.ims_tx = Some(Crypto {
+                                    tag: k.tag,
+                                    key: mine,
+                                });
                                 c.ims_rx = Some(k);
                             }
                             c.stage = Stage::Answer;
@@ -590,7 +640,10 @@ pub fn run_setup(
                 } else {
                     "DTLS: handshake not complete"
                 };
-                out.stats.fail(format!("{what} within {:.1} s", cfg.handshake_timeout.as_secs_f64()));
+                out.stats.fail(format!(
+                    "{what} within {:.1} s",
+                    cfg.handshake_timeout.as_secs_f64()
+                ));
                 c.stage = Stage::Failed;
                 continue;
             }
@@ -648,7 +701,9 @@ pub fn run_setup(
             }
             let i = token as usize;
             for _ in 0..16 {
-                let Ok((len, from)) = socks[i].web.recv_from(&mut buf) else { break };
+                let Ok((len, from)) = socks[i].web.recv_from(&mut buf) else {
+                    break;
+                };
                 let Some(c) = calls.get_mut(i) else {
                     out.stats.stray += 1;
                     continue;
@@ -819,7 +874,10 @@ pub fn setup_threads(
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err("set-up thread panicked".into())))
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("set-up thread panicked".into()))
+            })
             .collect()
     });
     let mut all = SetupOut::default();
@@ -848,16 +906,249 @@ mod tests {
         a=candidate:1 2 UDP 2130706430 127.0.0.1 50011 typ host\r\n\
         a=candidate:1 1 UDP 2130706431 127.0.0.1 50010 typ host\r\n";
 
+    /// How the fake gateway behaves on its media socket.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Fake {
+        /// ICE-lite and DTLS client, as eagw does by default.
+        Full,
+        /// Answers ICE checks, never starts DTLS.
+        NoDtls,
+        /// Ignores everything on the media socket.
+        Silent,
+    }
+
+    /// A gateway stand-in on loopback: answers ng offer/answer/delete with fixed SDPs and
+    /// plays eagw's WebRTC side (ICE-lite responder, DTLS client) on one media socket, for
+    /// at most `run_for` or until `stop` is set.
+    fn fake_gateway(
+        mode: Fake,
+        run_for: Duration,
+        stop: Arc<std::sync::atomic::AtomicBool>,
+    ) -> (SocketAddr, std::thread::JoinHandle<u32>) {
+        use crate::control::bencode::{self, DictBuilder};
+        use crate::transport::ice::{IceLite, Outcome};
+        let ng = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let media = UdpSocket::bind("127.0.0.1:0").unwrap();
+        for s in [&ng, &media] {
+            s.set_read_timeout(Some(Duration::from_millis(5))).unwrap();
+        }
+        let ng_addr = ng.local_addr().unwrap();
+        let cand = media.local_addr().unwrap();
+        let h = std::thread::spawn(move || {
+            let provider = rtc_crypto::default_provider().unwrap();
+            let id = Identity::generate().unwrap();
+            let creds = Creds {
+                ufrag: "fake".into(),
+                pwd: "fakegatewaypassword01234".into(),
+            };
+            let mut ice = IceLite::new(creds.clone());
+            let mut tool_fp: Option<Fingerprint> = None;
+            let mut dtls: Vec<(SocketAddr, Dtls)> = Vec::new();
+            let mut handshakes = 0;
+            let end = Instant::now() + run_for;
+            let mut buf = vec![0u8; 65536];
+            while Instant::now() < end && !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Ok((n, from)) = ng.recv_from(&mut buf) {
+                    let sp = buf[..n].iter().position(|&b| b == b' ').unwrap();
+                    let req = bencode::decode_all(&buf[sp + 1..n]).unwrap();
+                    let cmd = req
+                        .get("command")
+                        .and_then(Value::as_str)
+                        .unwrap()
+                        .to_string();
+                    let sdp = req
+                        .get("sdp")
+                        .and_then(Value::as_bytes)
+                        .map(|b| String::from_utf8_lossy(b).to_string());
+                    let mut reply = DictBuilder::new().str("result", "ok");
+                    if cmd == "offer" {
+                        let sdp = sdp.unwrap();
+                        let fp = audio_attrs(&sdp)
+                            .into_iter()
+                            .find(|(n, _)| *n == "fingerprint")
+                            .unwrap()
+                            .1;
+                        tool_fp = parse_fingerprint(fp);
+                        reply = reply.str(
+                            "sdp",
+                            super::super::ng_client::sdp_for(sa("127.0.0.1:9"), 1, 20),
+                        );
+                    } else if cmd == "answer" {
+                        reply = reply.str(
+                            "sdp",
+                            format!(
+                                "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=ice-lite\r\nm=audio {port} UDP/TLS/RTP/SAVPF 0\r\n\
+                                 c=IN IP4 127.0.0.1\r\na=setup:active\r\na=fingerprint:{fp}\r\na=ice-ufrag:{u}\r\na=ice-pwd:{p}\r\n\
+                                 a=candidate:{cand}\r\na=rtcp-mux\r\n",
+                                port = cand.port(),
+                                fp = id.fingerprint,
+                                u = creds.ufrag,
+                                p = creds.pwd,
+                                cand = &ice::host_candidate(1, cand)["candidate:".len()..]
+                            ),
+                        );
+                    }
+                    let mut out = buf[..sp + 1].to_vec();
+                    bencode::encode(&reply.build(), &mut out);
+                    ng.send_to(&out, from).unwrap();
+                }
+                let now = Instant::now();
+                if let Ok((n, from)) = media.recv_from(&mut buf) {
+                    match (mode, buf[0]) {
+                        (Fake::Silent, _) => {}
+                        (_, 0..=3) => {
+                            if let Outcome::Answer { reply, nominated } =
+                                ice.on_stun(&buf[..n], from, 1, provider.crypto())
+                            {
+                                media.send_to(&reply, from).unwrap();
+                                if nominated && mode == Fake::Full {
+                                    let mut d =
+                                        Dtls::new(&id, true, tool_fp.as_ref().unwrap()).unwrap();
+                                    d.start(now);
+                                    flush(&mut d, &media, from);
+                                    dtls.push((from, d));
+                                }
+                            }
+                        }
+                        (_, 20..=63) => {
+                            if let Some((_, d)) = dtls.iter_mut().find(|(a, _)| *a == from) {
+                                if let Ok(Some(_)) = d.on_packet(&buf[..n], now) {
+                                    handshakes += 1;
+                                }
+                                flush(d, &media, from);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                for (a, d) in dtls.iter_mut() {
+                    if d.next_timeout().is_some_and(|t| t <= now) {
+                        d.on_timeout(now);
+                        flush(d, &media, *a);
+                    }
+                }
+            }
+            handshakes
+        });
+        (ng_addr, h)
+    }
+
+    fn setup_against(mode: Fake, calls: usize) -> (SetupOut, u32, Duration) {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (ng, fake) = fake_gateway(mode, Duration::from_secs(5), stop.clone());
+        let cfg = SetupCfg {
+            run: "unit".into(),
+            ptime: 20,
+            ims: ImsMode::Rtp,
+            gw_passive: false,
+            inflight: 2,
+            handshake_timeout: Duration::from_millis(400),
+            stun_retransmit: Duration::from_millis(100),
+            direction: None,
+            ng: EngineCfg {
+                inflight: 4,
+                retransmit: Duration::from_millis(200),
+                tries: 3,
+                admit_interval: Duration::ZERO,
+            },
+        };
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let socks: Vec<CallSocks> = (0..calls)
+            .map(|_| CallSocks {
+                web: sys::bind_udp(ip, 1 << 16).unwrap().0,
+                ims: sys::bind_udp(ip, 1 << 16).unwrap().0,
+            })
+            .collect();
+        let t0 = Instant::now();
+        let out = setup_threads(
+            &cfg,
+            ng,
+            &Arc::new(Identity::generate().unwrap()),
+            &socks,
+            1,
+        )
+        .unwrap();
+        let took = t0.elapsed();
+        // the tool is done when it sent its last flight; give the fake time to take it
+        std::thread::sleep(Duration::from_millis(100));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        (out, fake.join().unwrap(), took)
+    }
+
+    #[test]
+    fn sets_up_calls_against_an_ice_lite_dtls_client() {
+        let (out, handshakes, _) = setup_against(Fake::Full, 3);
+        assert_eq!(
+            (out.stats.completed, out.stats.failed(), handshakes),
+            (3, 0, 3),
+            "{:?}",
+            out.stats.failures
+        );
+        assert_eq!(out.touched, vec![0, 1, 2]);
+        assert_eq!(out.ng.cmd(Cmd::Offer).ok + out.ng.cmd(Cmd::Answer).ok, 6);
+        assert_eq!(
+            (
+                out.stats.total.n,
+                out.stats.stun_checks,
+                out.stats.tool_client
+            ),
+            (3, 3, 0)
+        );
+        for e in &out.established {
+            assert_eq!(e.gw_ims, sa("127.0.0.1:9"));
+            assert!(e.ims_keys.is_none());
+            assert_ne!(e.web_keys.tx, e.web_keys.rx);
+        }
+    }
+
+    #[test]
+    fn a_handshake_that_never_ends_is_counted_not_waited_for() {
+        let (out, _, took) = setup_against(Fake::NoDtls, 2);
+        assert_eq!((out.stats.completed, out.stats.failed()), (0, 2));
+        assert!(
+            out.stats
+                .failures
+                .keys()
+                .all(|k| k.starts_with("DTLS: handshake not complete")),
+            "{:?}",
+            out.stats.failures
+        );
+        assert_eq!(out.touched.len(), 2, "the calls are still deleted");
+        assert!(took < Duration::from_secs(2), "{took:?}");
+        let (out, _, took) = setup_against(Fake::Silent, 2);
+        assert_eq!((out.stats.completed, out.stats.failed()), (0, 2));
+        assert!(
+            out.stats
+                .failures
+                .keys()
+                .all(|k| k.starts_with("ICE: no authenticated success")),
+            "{:?}",
+            out.stats.failures
+        );
+        assert!(out.stats.stun_checks >= 4, "checks are retransmitted");
+        assert!(took < Duration::from_secs(2), "{took:?}");
+    }
+
     #[test]
     fn reads_the_gateways_answer() {
         let g = parse_gw_answer(GW_ANSWER.as_bytes()).unwrap();
         // the first component-1 UDP candidate, whatever its family
         assert_eq!(g.candidate, sa("[::1]:50012"));
-        assert_eq!(g.ice, Creds { ufrag: "gwUf".into(), pwd: "gatewaypassword012345678".into() });
+        assert_eq!(
+            g.ice,
+            Creds {
+                ufrag: "gwUf".into(),
+                pwd: "gatewaypassword012345678".into()
+            }
+        );
         assert_eq!(g.fingerprint.digest.len(), 32);
         assert!(g.gw_active);
-        let v4_only = GW_ANSWER.replace("a=candidate:2 1 UDP 2130706431 ::1 50012 typ host\r\n", "");
-        assert_eq!(parse_gw_answer(v4_only.as_bytes()).unwrap().candidate, sa("127.0.0.1:50010"));
+        let v4_only =
+            GW_ANSWER.replace("a=candidate:2 1 UDP 2130706431 ::1 50012 typ host\r\n", "");
+        assert_eq!(
+            parse_gw_answer(v4_only.as_bytes()).unwrap().candidate,
+            sa("127.0.0.1:50010")
+        );
         let passive = GW_ANSWER.replace("setup:active", "setup:passive");
         assert!(!parse_gw_answer(passive.as_bytes()).unwrap().gw_active);
     }
@@ -877,23 +1168,42 @@ mod tests {
             assert!(e.contains(why), "{why}: {e}");
         }
         // attributes of a second m= section do not count
-        let moved = GW_ANSWER.replace("a=ice-lite\r\n", "").replace("a=ice-ufrag:gwUf\r\n", "")
+        let moved = GW_ANSWER
+            .replace("a=ice-lite\r\n", "")
+            .replace("a=ice-ufrag:gwUf\r\n", "")
             + "m=video 0 UDP/TLS/RTP/SAVPF 96\r\na=ice-ufrag:gwUf\r\n";
         assert!(parse_gw_answer(moved.as_bytes()).is_err());
         // session-level credentials count
-        let session = GW_ANSWER.replace("a=ice-ufrag:gwUf\r\n", "").replace("a=ice-lite\r\n", "a=ice-ufrag:gwUf\r\n");
-        assert_eq!(parse_gw_answer(session.as_bytes()).unwrap().ice.ufrag, "gwUf");
+        let session = GW_ANSWER
+            .replace("a=ice-ufrag:gwUf\r\n", "")
+            .replace("a=ice-lite\r\n", "a=ice-ufrag:gwUf\r\n");
+        assert_eq!(
+            parse_gw_answer(session.as_bytes()).unwrap().ice.ufrag,
+            "gwUf"
+        );
     }
 
     #[test]
     fn candidates() {
-        assert_eq!(host_candidate("1 1 udp 2130706431 127.0.0.1 5000 typ host"), Some(sa("127.0.0.1:5000")));
-        assert_eq!(host_candidate("1 1 UDP 1 127.0.0.1 5000 typ host generation 0"), Some(sa("127.0.0.1:5000")));
+        assert_eq!(
+            host_candidate("1 1 udp 2130706431 127.0.0.1 5000 typ host"),
+            Some(sa("127.0.0.1:5000"))
+        );
+        assert_eq!(
+            host_candidate("1 1 UDP 1 127.0.0.1 5000 typ host generation 0"),
+            Some(sa("127.0.0.1:5000"))
+        );
         assert_eq!(host_candidate("1 2 udp 1 127.0.0.1 5001 typ host"), None);
-        assert_eq!(host_candidate("1 1 tcp 1 127.0.0.1 9 typ host tcptype active"), None);
+        assert_eq!(
+            host_candidate("1 1 tcp 1 127.0.0.1 9 typ host tcptype active"),
+            None
+        );
         assert_eq!(host_candidate("1 1 udp 1 127.0.0.1 0 typ host"), None);
         assert_eq!(host_candidate("1 1 udp 1 nonsense 5000 typ host"), None);
-        assert_eq!(host_candidate("1 1 udp 1 127.0.0.1 5000 typ srflx raddr 0.0.0.0 rport 0"), None);
+        assert_eq!(
+            host_candidate("1 1 udp 1 127.0.0.1 5000 typ srflx raddr 0.0.0.0 rport 0"),
+            None
+        );
         assert_eq!(host_candidate("1 1 udp"), None);
     }
 
@@ -906,7 +1216,10 @@ mod tests {
         let c = pick_crypto(offer.as_bytes()).unwrap();
         assert_eq!((c.tag, c.key.suite), (2, sdes::Suite::AesCm128HmacSha1_32));
         assert!(pick_crypto(b"v=0\r\nm=audio 5 RTP/AVP 0\r\n").is_err());
-        let mine = Crypto { tag: 2, key: SrtpKey::generate(c.key.suite).unwrap() };
+        let mine = Crypto {
+            tag: 2,
+            key: SrtpKey::generate(c.key.suite).unwrap(),
+        };
         let a = ims_answer(sa("127.0.0.1:7000"), Some(&mine), 9, 20);
         assert!(a.contains("m=audio 7000 RTP/SAVP 0\r\n"), "{a}");
         assert_eq!(pick_crypto(a.as_bytes()).unwrap(), mine);
@@ -916,7 +1229,10 @@ mod tests {
 
     #[test]
     fn browser_offer_is_what_the_gateway_expects() {
-        let ice = Creds { ufrag: "brws".into(), pwd: "browserpassword012345678".into() };
+        let ice = Creds {
+            ufrag: "brws".into(),
+            pwd: "browserpassword012345678".into(),
+        };
         let fp = "sha-256 5C:1F:2E:4A:9B:0D:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA";
         let o = browser_offer(sa("127.0.0.1:6000"), &ice, fp, 3, 20);
         let sdp = crate::sdp::parse(&o).unwrap();
@@ -926,8 +1242,17 @@ mod tests {
         assert_eq!(m.attr("ice-pwd"), Some("browserpassword012345678"));
         assert_eq!(m.attr("setup"), Some("actpass"));
         assert!(m.has_attr("rtcp-mux"));
-        assert_eq!(parse_fingerprint(m.attr("fingerprint").unwrap()).unwrap().digest.len(), 32);
-        assert_eq!(host_candidate(m.attr("candidate").unwrap()), Some(sa("127.0.0.1:6000")));
+        assert_eq!(
+            parse_fingerprint(m.attr("fingerprint").unwrap())
+                .unwrap()
+                .digest
+                .len(),
+            32
+        );
+        assert_eq!(
+            host_candidate(m.attr("candidate").unwrap()),
+            Some(sa("127.0.0.1:6000"))
+        );
     }
 
     #[test]
