@@ -154,6 +154,14 @@ impl SetupFig {
             "tool as DTLS client in {} calls (server in the others); ICE checks sent {}; DTLS timers fired {}; DTLS records refused {}; stray datagrams {}",
             st.tool_client, st.stun_checks, st.dtls_retransmit_timers, st.dtls_errors, st.stray
         );
+        if !st.suites.is_empty() {
+            let suites: Vec<String> = st
+                .suites
+                .iter()
+                .map(|(k, n)| format!("{k} × {n}"))
+                .collect();
+            let _ = writeln!(s, "SRTP profiles negotiated: {}", suites.join(", "));
+        }
         match (&self.gw_cpu, self.gw_us_per_setup()) {
             (Some((src, cpu)), Some(us)) => {
                 let _ = writeln!(
@@ -213,6 +221,7 @@ impl SetupFig {
                 "dtls": hist(&st.dtls),
             },
             "tool_dtls_client_calls": st.tool_client,
+            "srtp_profiles": st.suites,
             "ice_checks_sent": st.stun_checks,
             "dtls_timers_fired": st.dtls_retransmit_timers,
             "dtls_records_refused": st.dtls_errors,

@@ -128,8 +128,10 @@ pub struct SetupStats {
     pub stray: u64,
     /// Answers whose `a=setup` gave the tool another DTLS role than asked for.
     pub role_mismatch: u64,
-    /// The tool played the DTLS client (in at least one call).
+    /// Calls in which the tool played the DTLS client.
     pub tool_client: u64,
+    /// SRTP protection profiles the handshakes negotiated, by name.
+    pub suites: BTreeMap<String, u64>,
     /// Wall time from the first offer to the last call's end (the slowest thread's).
     pub wall_s: f64,
 }
@@ -163,6 +165,9 @@ impl SetupStats {
         self.stray += o.stray;
         self.role_mismatch += o.role_mismatch;
         self.tool_client += o.tool_client;
+        for (k, v) in o.suites {
+            *self.suites.entry(k).or_insert(0) += v;
+        }
         self.wall_s = self.wall_s.max(o.wall_s);
     }
 }
@@ -814,6 +819,9 @@ fn on_web(
                         out.signalling.add(ns(c.t_answered - c.t_offer));
                         out.ice.add(ns(c.t_ice - c.t_answered));
                         out.dtls.add(ns(now - c.t_ice));
+                        *out.suites
+                            .entry(keys.rx.suite.name().to_string())
+                            .or_insert(0) += 1;
                         c.keys = Some(keys);
                         c.stage = Stage::Up;
                     }
@@ -1094,6 +1102,7 @@ mod tests {
             ),
             (3, 3, 0)
         );
+        assert_eq!(out.stats.suites.values().sum::<u64>(), 3);
         for e in &out.established {
             assert_eq!(e.gw_ims, sa("127.0.0.1:9"));
             assert!(e.ims_keys.is_none());
