@@ -39,7 +39,7 @@ USAGE:
   eagw load webrtc  --ng ADDR [--pid PID] [--calls N] [--duration S] [--inflight W] [--ims rtp|sdes]
                     [--dtls passive] [--setup-only] [--setup-threads T] [--handshake-timeout S] [--json]
   eagw load bare    [--calls N] [--duration S] [--threads T] [--ptime MS] [--json]
-  eagw load compare --ng ADDR --pid PID [--ng2 ADDR --pid2 PID] [--webrtc [--ims sdes]] [--calls N]
+  eagw load compare --ng ADDR --pid PID [--ng2 ADDR --pid2 PID] [--webrtc [--ims sdes] [--rounds R]] [--calls N]
                     [--duration S] [--threads T] [--json]
   eagw load ng-rate --ng ADDR [--calls N] [--inflight W] [--json]
 
@@ -82,6 +82,8 @@ OPTIONS:
   --setup-threads T webrtc: set-up threads, each with its own ng socket (default 1)
   --handshake-timeout S  webrtc: ICE + DTLS per call (default 10); a call over it fails
   --webrtc          compare: add a webrtc run against --ng
+  --rounds R        compare --webrtc: R rounds of plain and webrtc runs in ABBA order,
+                    pooled (default 1)
   --direction A,B   calls, webrtc: send direction=[A, B] with each offer (the gateway's
                     interfaces for the offerer's and the answerer's side)
   --drain MS        keep receiving this long after the last send (default 500)
@@ -118,6 +120,7 @@ struct Opts {
     setup_threads: usize,
     handshake_timeout: f64,
     webrtc: bool,
+    rounds: usize,
     direction: Option<(String, String)>,
 }
 
@@ -167,6 +170,7 @@ fn parse_args(args: &[String]) -> Result<Option<Opts>, String> {
         setup_threads: 1,
         handshake_timeout: 10.0,
         webrtc: false,
+        rounds: 1,
         direction: None,
     };
     let mut i = 0;
@@ -236,6 +240,7 @@ fn parse_args(args: &[String]) -> Result<Option<Opts>, String> {
                 }
             }
             "--setup-threads" => o.setup_threads = num(flag, &val)?,
+            "--rounds" => o.rounds = num(flag, &val)?,
             "--direction" => {
                 let (a, b) = val
                     .split_once(',')
@@ -288,6 +293,12 @@ fn parse_args(args: &[String]) -> Result<Option<Opts>, String> {
     }
     if o.webrtc && o.mode != "compare" {
         return Err("--webrtc is for compare (use the webrtc mode)".into());
+    }
+    if o.rounds == 0 || o.rounds > 10 {
+        return Err("--rounds must be 1..=10".into());
+    }
+    if o.rounds > 1 && !o.webrtc {
+        return Err("--rounds is for compare --webrtc".into());
     }
     if !(0.1..=120.0).contains(&o.handshake_timeout) {
         return Err("--handshake-timeout must be 0.1..=120 seconds".into());
@@ -1039,17 +1050,45 @@ fn run_compare(o: &Opts) -> Result<i32, String> {
     progress(o, "compare 1: bare relay");
     runs.push(run_bare(o)?);
     std::thread::sleep(Duration::from_secs(1));
-    progress(o, "compare 2: gateway --ng");
     let name = o
         .name
         .clone()
         .or_else(|| Some(format!("ng {}", o.ng.expect("validated"))));
-    runs.push(run_calls(o, o.ng.expect("validated"), o.pid, name.clone())?);
-    if o.webrtc {
-        // Right after the plain calls, on the same gateway: the SRTP <-> RTP path's cost.
-        std::thread::sleep(Duration::from_secs(1));
-        progress(o, "compare 3: webrtc calls on --ng");
-        runs.push(run_webrtc(o, o.ng.expect("validated"), o.pid, name)?);
+    let ng = o.ng.expect("validated");
+    // With --webrtc: plain and webrtc calls on the same gateway back to back, in ABBA order
+    // over the rounds so that a drift of the host's load does not favour either.
+    let mut plain = Vec::new();
+    let mut web = Vec::new();
+    let rounds = if o.webrtc { o.rounds } else { 1 };
+    for r in 0..rounds {
+        let order: &[bool] = match (o.webrtc, r % 2) {
+            (false, _) => &[false],
+            (true, 0) => &[false, true],
+            (true, _) => &[true, false],
+        };
+        for &is_web in order {
+            if r > 0 || is_web {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            let tag = if rounds > 1 { format!(" #{}", r + 1) } else { String::new() };
+            let what = if is_web { "webrtc" } else { "plain" };
+            progress(
+                o,
+                &format!("compare {}: {what} calls on --ng{tag}", runs.len() + 1),
+            );
+            let mut rep = if is_web {
+                run_webrtc(o, ng, o.pid, name.clone())?
+            } else {
+                run_calls(o, ng, o.pid, name.clone())?
+            };
+            rep.target.push_str(&tag);
+            if is_web {
+                web.push(runs.len());
+            } else {
+                plain.push(runs.len());
+            }
+            runs.push(rep);
+        }
     }
     if let Some(ng2) = o.ng2 {
         std::thread::sleep(Duration::from_secs(1));
@@ -1058,7 +1097,8 @@ fn run_compare(o: &Opts) -> Result<i32, String> {
         runs.push(run_calls(o, ng2, o.pid2, name)?);
     }
     let rows = report::compare_rows(&runs);
-    let delta = report::WebrtcDelta::of(&runs);
+    let pick = |idx: &[usize]| idx.iter().map(|&i| &runs[i]).collect::<Vec<_>>();
+    let delta = report::WebrtcDelta::of(&pick(&plain), &pick(&web));
     if o.json {
         let j = serde_json::json!({
             "mode": "compare",
@@ -1237,8 +1277,8 @@ mod tests {
         assert_eq!((o.ims, o.gw_passive, o.setup_only, o.setup_threads), (ImsMode::Sdes, true, true, 2));
         assert_eq!((o.handshake_timeout, o.inflight, o.json), (3.0, 128, true));
         assert_eq!(o.direction, Some(("access".into(), "core".into())));
-        let o = parse("compare --ng 127.0.0.1:2295 --pid 7 --webrtc --ims sdes").unwrap();
-        assert!(o.webrtc && o.ims == ImsMode::Sdes);
+        let o = parse("compare --ng 127.0.0.1:2295 --pid 7 --webrtc --ims sdes --rounds 3").unwrap();
+        assert!(o.webrtc && o.ims == ImsMode::Sdes && o.rounds == 3);
     }
 
     #[test]
@@ -1255,6 +1295,8 @@ mod tests {
             ("webrtc --ng 127.0.0.1:2295 --calls 4001", "--calls"),
             ("calls --ng 127.0.0.1:2295 --setup-only", "--setup-only"),
             ("webrtc --ng 127.0.0.1:2295 --webrtc", "--webrtc"),
+            ("compare --ng 127.0.0.1:2295 --pid 7 --rounds 2", "--rounds"),
+            ("compare --ng 127.0.0.1:2295 --pid 7 --webrtc --rounds 11", "--rounds"),
             ("webrtc --ng 127.0.0.1:2295 --inflight", "needs a value"),
         ] {
             let e = parse(args).err().unwrap_or_else(|| panic!("{args}: accepted"));

@@ -737,8 +737,14 @@ pub fn compare_json(rows: &[CompareRow]) -> Json {
 }
 
 /// A compare run's webrtc calls against the plain calls on the same gateway: what the
-/// SRTP <-> RTP path (and the WebRTC set-up) costs the gateway.
+/// DTLS-SRTP <-> RTP path (and the WebRTC set-up) costs the gateway. With several rounds the
+/// figures are pooled (total CPU over total packets) and each round's difference is kept, so
+/// the spread shows how much of the difference is noise.
 pub struct WebrtcDelta {
+    /// The media path of the webrtc calls, e.g. `DTLS-SRTP <-> RTP`.
+    pub path: String,
+    /// Per round: (plain, webrtc) gateway CPU µs per packet.
+    pub rounds: Vec<(f64, f64)>,
     pub plain_us: f64,
     pub webrtc_us: f64,
     pub plain_loss_pct: f64,
@@ -748,24 +754,75 @@ pub struct WebrtcDelta {
     pub tool_us_per_setup: Option<f64>,
 }
 
+/// Total gateway CPU-µs per relayed packet over several runs.
+fn pooled_us(runs: &[&LoadReport]) -> Option<f64> {
+    let (mut cpu, mut pkts) = (0.0, 0u64);
+    for r in runs {
+        let c = r.gw_cpu.as_ref()?;
+        cpu += c.cpu_s;
+        pkts += c.relayed;
+    }
+    (pkts > 0).then(|| cpu * 1e6 / pkts as f64)
+}
+
+/// Sent-but-not-received over sent, in %, over several runs.
+fn pooled_loss_pct(runs: &[&LoadReport]) -> f64 {
+    let (mut lost, mut sent) = (0u64, 0u64);
+    for m in runs.iter().filter_map(|r| r.media.as_ref()) {
+        lost += m.dirs.iter().map(|d| d.not_received).sum::<u64>();
+        sent += m.sent();
+    }
+    if sent > 0 {
+        lost as f64 * 100.0 / sent as f64
+    } else {
+        0.0
+    }
+}
+
 impl WebrtcDelta {
-    /// From the first `calls` run and the `webrtc` run, when both measured the gateway.
-    pub fn of(runs: &[LoadReport]) -> Option<WebrtcDelta> {
-        let plain = runs.iter().find(|r| r.mode == "calls")?;
-        let web = runs.iter().find(|r| r.mode == "webrtc")?;
-        let setup = web.handshake.as_ref();
+    /// From the plain (`calls`) and `webrtc` runs on one gateway, round by round; None unless
+    /// every run measured the gateway's CPU.
+    pub fn of(plain: &[&LoadReport], web: &[&LoadReport]) -> Option<WebrtcDelta> {
+        if plain.is_empty() || plain.len() != web.len() {
+            return None;
+        }
+        let rounds = plain
+            .iter()
+            .zip(web)
+            .map(|(p, w)| {
+                Some((
+                    p.gw_cpu.as_ref()?.us_per_pkt(),
+                    w.gw_cpu.as_ref()?.us_per_pkt(),
+                ))
+            })
+            .collect::<Option<Vec<_>>>()?;
+        let setups: Vec<&SetupFig> = web.iter().filter_map(|w| w.handshake.as_ref()).collect();
+        let completed: usize = setups.iter().map(|s| s.stats.completed).sum();
+        let wall: f64 = setups.iter().map(|s| s.stats.wall_s).sum();
+        let per_setup = |cpu: f64| (completed > 0).then(|| cpu * 1e6 / completed as f64);
+        let gw_cpu: Option<f64> = setups
+            .iter()
+            .map(|s| s.gw_cpu.as_ref().map(|(_, c)| *c))
+            .sum();
+        let ims = setups.first().map_or("RTP", |s| s.ims);
         Some(WebrtcDelta {
-            plain_us: plain.gw_cpu.as_ref()?.us_per_pkt(),
-            webrtc_us: web.gw_cpu.as_ref()?.us_per_pkt(),
-            plain_loss_pct: plain.loss_pct(),
-            webrtc_loss_pct: web.loss_pct(),
-            setups_per_s: setup.map_or(0.0, |s| s.rate()),
-            gw_us_per_setup: setup.and_then(|s| s.gw_us_per_setup()),
-            tool_us_per_setup: setup.and_then(|s| s.tool_us_per_setup()),
+            path: format!("DTLS-SRTP <-> {ims}"),
+            rounds,
+            plain_us: pooled_us(plain)?,
+            webrtc_us: pooled_us(web)?,
+            plain_loss_pct: pooled_loss_pct(plain),
+            webrtc_loss_pct: pooled_loss_pct(web),
+            setups_per_s: if wall > 0.0 {
+                completed as f64 / wall
+            } else {
+                0.0
+            },
+            gw_us_per_setup: gw_cpu.and_then(per_setup),
+            tool_us_per_setup: per_setup(setups.iter().map(|s| s.tool_cpu_s).sum()),
         })
     }
 
-    /// Extra gateway CPU µs per packet of the SRTP <-> RTP path over plain RTP.
+    /// Extra gateway CPU µs per packet of the webrtc path over plain RTP.
     pub fn extra_us(&self) -> f64 {
         self.webrtc_us - self.plain_us
     }
@@ -776,32 +833,51 @@ impl WebrtcDelta {
 
     pub fn human(&self) -> String {
         let mut s = String::new();
+        let n = self.rounds.len();
         let _ = writeln!(
             s,
-            "SRTP <-> RTP (webrtc) vs plain RTP calls on the same gateway: {:.2} vs {:.2} CPU-µs/packet = {:+.2} µs/packet ({}); loss {:.4} % vs {:.4} %",
+            "{} (webrtc) vs plain RTP calls on the same gateway{}: {:.2} vs {:.2} CPU-µs/packet = {:+.2} µs/packet ({}); loss {:.4} % vs {:.4} %",
+            self.path,
+            if n > 1 { format!(", {n} rounds pooled") } else { String::new() },
             self.webrtc_us,
             self.plain_us,
             self.extra_us(),
-            self.ratio().map_or_else(|| "-".into(), |r| format!("{r:.2}× plain")),
+            self.ratio()
+                .map_or_else(|| "-".into(), |r| format!("{r:.2}× plain")),
             self.webrtc_loss_pct,
             self.plain_loss_pct
         );
+        if n > 1 {
+            let each: Vec<String> = self
+                .rounds
+                .iter()
+                .map(|(p, w)| format!("{:+.2}", w - p))
+                .collect();
+            let _ = writeln!(s, "extra µs/packet per round: {}", each.join(", "));
+        }
         let _ = writeln!(
             s,
             "webrtc set-up: {:.0} set-ups/s; gateway {} CPU-µs per set-up; tool {} CPU-µs per set-up",
             self.setups_per_s,
-            self.gw_us_per_setup.map_or_else(|| "-".into(), |u| format!("{u:.0}")),
-            self.tool_us_per_setup.map_or_else(|| "-".into(), |u| format!("{u:.0}"))
+            self.gw_us_per_setup
+                .map_or_else(|| "-".into(), |u| format!("{u:.0}")),
+            self.tool_us_per_setup
+                .map_or_else(|| "-".into(), |u| format!("{u:.0}"))
         );
         s
     }
 
     pub fn json(&self) -> Json {
         json!({
+            "path": self.path,
             "plain_cpu_us_per_packet": round(self.plain_us, 3),
             "webrtc_cpu_us_per_packet": round(self.webrtc_us, 3),
             "extra_cpu_us_per_packet": round(self.extra_us(), 3),
             "ratio_to_plain": self.ratio().map(|r| round(r, 3)),
+            "rounds": self.rounds.iter().map(|(p, w)| json!({
+                "plain_cpu_us_per_packet": round(*p, 3),
+                "webrtc_cpu_us_per_packet": round(*w, 3),
+            })).collect::<Vec<_>>(),
             "plain_loss_pct": round(self.plain_loss_pct, 4),
             "webrtc_loss_pct": round(self.webrtc_loss_pct, 4),
             "setups_per_s": round(self.setups_per_s, 1),
@@ -936,14 +1012,37 @@ mod tests {
         let mut web = LoadReport::new("webrtc", "gw webrtc".into(), 10, 20, 1.0);
         web.gw_cpu = Some(cpu(5.8));
         web.handshake = Some(fig(10, 0.01, Some(0.004), 0.004, 1));
-        let bare = LoadReport::new("bare", "bare".into(), 10, 20, 1.0);
-        assert!(WebrtcDelta::of(&[bare, plain]).is_none());
-        let mut plain = LoadReport::new("calls", "gw".into(), 10, 20, 1.0);
-        plain.gw_cpu = Some(cpu(5.0));
-        let d = WebrtcDelta::of(&[plain, web]).unwrap();
+        assert!(WebrtcDelta::of(&[&plain], &[]).is_none());
+        let unmeasured = LoadReport::new("webrtc", "gw webrtc".into(), 10, 20, 1.0);
+        assert!(WebrtcDelta::of(&[&plain], &[&unmeasured]).is_none());
+        let d = WebrtcDelta::of(&[&plain], &[&web]).unwrap();
         assert!((d.extra_us() - 0.8).abs() < 1e-9);
         assert!((d.ratio().unwrap() - 1.16).abs() < 1e-9);
         assert_eq!(d.gw_us_per_setup.map(|u| u.round()), Some(400.0));
+        assert_eq!(d.path, "DTLS-SRTP <-> RTP");
         assert!(d.human().contains("+0.80 µs/packet"), "{}", d.human());
+        // two rounds are pooled: total CPU over total packets, each round's difference kept
+        let mut plain2 = LoadReport::new("calls", "gw".into(), 10, 20, 1.0);
+        plain2.gw_cpu = Some(CpuFig {
+            source: "t".into(),
+            cpu_s: 3.0,
+            wall_s: 1.0,
+            relayed: 500_000,
+        });
+        let mut web2 = LoadReport::new("webrtc", "gw webrtc".into(), 10, 20, 1.0);
+        web2.gw_cpu = Some(CpuFig {
+            source: "t".into(),
+            cpu_s: 3.0,
+            wall_s: 1.0,
+            relayed: 500_000,
+        });
+        let d = WebrtcDelta::of(&[&plain, &plain2], &[&web, &web2]).unwrap();
+        assert!((d.plain_us - 8.0 / 1.5).abs() < 1e-9 && (d.webrtc_us - 8.8 / 1.5).abs() < 1e-9);
+        assert_eq!(d.rounds.len(), 2);
+        assert!(
+            d.human().contains("per round: +0.80, +0.00"),
+            "{}",
+            d.human()
+        );
     }
 }
