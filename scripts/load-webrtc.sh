@@ -3,7 +3,7 @@
 # DTLS per call) with the gateway's and the tool's CPU per set-up, then plain RTP calls and
 # WebRTC calls (SRTP <-> RTP) back to back with the gateway's CPU per packet of each.
 #   scripts/load-webrtc.sh [CALLS] [SECONDS] [--ims sdes] ...   (extra options go to the tool)
-# Environment: NG_PORT (2223), PORT_MIN/PORT_MAX (30000/39999), CORE_ADDR (127.0.0.1; another
+# Environment: ROUNDS (2: plain and webrtc runs in ABBA order, pooled), NG_PORT (2223), PORT_MIN/PORT_MAX (30000/39999), CORE_ADDR (127.0.0.1; another
 # loopback address, e.g. 127.0.0.3, puts the IMS side on its own interface address and port
 # pool: a WebRTC call takes 4 ports, two per side).
 set -eu
@@ -15,6 +15,7 @@ NG_PORT=${NG_PORT:-2223}
 PORT_MIN=${PORT_MIN:-30000}
 PORT_MAX=${PORT_MAX:-39999}
 CORE_ADDR=${CORE_ADDR:-127.0.0.1}
+ROUNDS=${ROUNDS:-2}
 EAGW=./target/release/eagw
 [ -x "$EAGW" ] || cargo build --release --bin eagw
 work=$(mktemp -d /tmp/eagw-webrtc.XXXXXX)
@@ -45,4 +46,4 @@ args=(--ng "127.0.0.1:$NG_PORT" --pid "$pid" --name eagw --calls "$CALLS")
 [ "$CORE_ADDR" != 127.0.0.1 ] && args+=(--direction access,core)
 "$EAGW" load webrtc "${args[@]}" --setup-only "$@"
 echo
-"$EAGW" load compare "${args[@]}" --duration "$SECS" --webrtc "$@"
+"$EAGW" load compare "${args[@]}" --duration "$SECS" --webrtc --rounds "$ROUNDS" "$@"
