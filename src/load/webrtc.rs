@@ -481,6 +481,9 @@ fn allowed(a: SocketAddr, ng_ip: IpAddr) -> Result<SocketAddr, String> {
 /// An ng request's outcome, kept until the client's borrow ends.
 enum Got {
     Ok(Value),
+    /// No reply after all tries: the request may still have reached the gateway.
+    NoReply,
+    /// An error, load limit or bad reply: the gateway holds no state for it.
     Failed(String),
 }
 
@@ -545,15 +548,21 @@ pub fn run_setup(
             let c = &mut calls[i];
             match (cmd, g) {
                 (Cmd::Offer, g) => {
-                    touched[i] = true; // a timed-out offer may still have arrived
                     let v = match g {
                         Got::Ok(v) => v,
+                        Got::NoReply => {
+                            touched[i] = true; // it may have arrived
+                            c.stage = Stage::Failed;
+                            out.stats.fail("offer: no reply".into());
+                            continue;
+                        }
                         Got::Failed(e) => {
                             c.stage = Stage::Failed;
                             out.stats.fail(format!("offer: {e}"));
                             continue;
                         }
                     };
+                    touched[i] = true;
                     let ims = sdp_of(&v).and_then(|sdp| {
                         let addr = super::ng_client::sdp_audio_addr(sdp)?;
                         let crypto = match cfg.ims {
@@ -622,6 +631,10 @@ pub fn run_setup(
                     c.deadline = now + cfg.handshake_timeout;
                     c.gw = Some(gw);
                     c.stage = Stage::Ice;
+                }
+                (Cmd::Answer, Got::NoReply) => {
+                    c.stage = Stage::Failed;
+                    out.stats.fail("answer: no reply".into());
                 }
                 (Cmd::Answer, Got::Failed(e)) => {
                     c.stage = Stage::Failed;
@@ -751,7 +764,7 @@ fn outcome(o: Outcome<'_>) -> Got {
         Outcome::Ok(v) => Got::Ok(v.clone()),
         Outcome::Error(e) => Got::Failed(format!("error: {e}")),
         Outcome::LoadLimit(m) => Got::Failed(format!("load limit: {m}")),
-        Outcome::Timeout => Got::Failed("no reply".into()),
+        Outcome::Timeout => Got::NoReply,
         Outcome::Bad(e) => Got::Failed(e),
     }
 }
