@@ -932,6 +932,8 @@ mod tests {
     enum Fake {
         /// ICE-lite and DTLS client, as eagw does by default.
         Full,
+        /// ICE-lite and DTLS server (`a=setup:passive`), as eagw with `DTLS=passive`.
+        Server,
         /// Answers ICE checks, never starts DTLS.
         NoDtls,
         /// Ignores everything on the media socket.
@@ -999,9 +1001,10 @@ mod tests {
                             "sdp",
                             format!(
                                 "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=ice-lite\r\nm=audio {port} UDP/TLS/RTP/SAVPF 0\r\n\
-                                 c=IN IP4 127.0.0.1\r\na=setup:active\r\na=fingerprint:{fp}\r\na=ice-ufrag:{u}\r\na=ice-pwd:{p}\r\n\
+                                 c=IN IP4 127.0.0.1\r\na=setup:{setup}\r\na=fingerprint:{fp}\r\na=ice-ufrag:{u}\r\na=ice-pwd:{p}\r\n\
                                  a=candidate:{cand}\r\na=rtcp-mux\r\n",
                                 port = cand.port(),
+                                setup = if mode == Fake::Server { "passive" } else { "active" },
                                 fp = id.fingerprint,
                                 u = creds.ufrag,
                                 p = creds.pwd,
@@ -1022,10 +1025,11 @@ mod tests {
                                 ice.on_stun(&buf[..n], from, 1, provider.crypto())
                             {
                                 media.send_to(&reply, from).unwrap();
-                                if nominated && mode == Fake::Full {
+                                if nominated && mode != Fake::NoDtls {
+                                    let client = mode == Fake::Full;
                                     let mut d =
-                                        Dtls::new(&id, true, tool_fp.as_ref().unwrap()).unwrap();
-                                    d.start(now);
+                                        Dtls::new(&id, client, tool_fp.as_ref().unwrap()).unwrap();
+                                    d.start(now); // a server waits for the ClientHello
                                     flush(&mut d, &media, from);
                                     dtls.push((from, d));
                                 }
@@ -1054,16 +1058,22 @@ mod tests {
         (ng_addr, h)
     }
 
+    /// Sets up `calls` calls against a fake gateway; the handshake timeout is short where it
+    /// is meant to expire and generous where a busy test host must not make it expire.
     fn setup_against(mode: Fake, calls: usize) -> (SetupOut, u32, Duration) {
+        let handshake_timeout = match mode {
+            Fake::Full | Fake::Server => Duration::from_secs(3),
+            Fake::NoDtls | Fake::Silent => Duration::from_millis(400),
+        };
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (ng, fake) = fake_gateway(mode, Duration::from_secs(5), stop.clone());
+        let (ng, fake) = fake_gateway(mode, Duration::from_secs(10), stop.clone());
         let cfg = SetupCfg {
             run: "unit".into(),
             ptime: 20,
             ims: ImsMode::Rtp,
             gw_passive: false,
             inflight: 2,
-            handshake_timeout: Duration::from_millis(400),
+            handshake_timeout,
             stun_retransmit: Duration::from_millis(100),
             direction: None,
             ng: EngineCfg {
@@ -1121,6 +1131,22 @@ mod tests {
             assert!(e.ims_keys.is_none());
             assert_ne!(e.web_keys.tx, e.web_keys.rx);
         }
+    }
+
+    #[test]
+    fn plays_the_dtls_client_when_the_gateway_answers_passive() {
+        let (out, handshakes, _) = setup_against(Fake::Server, 2);
+        assert_eq!(
+            (out.stats.completed, out.stats.failed(), handshakes),
+            (2, 0, 2),
+            "{:?}",
+            out.stats.failures
+        );
+        assert_eq!(out.stats.tool_client, 2);
+        assert_eq!(
+            out.stats.role_mismatch, 2,
+            "passive without --dtls passive is noted"
+        );
     }
 
     #[test]
