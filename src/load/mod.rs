@@ -35,9 +35,11 @@ const HELP: &str = "\
 eagw load — load generator for ng-driven media gateways (eagw, rtpengine) and a bare-relay floor
 
 USAGE:
-  eagw load calls   --ng ADDR [--pid PID] [--calls N] [--duration S] [--ptime MS] [--ramp S] [--json]
+  eagw load calls   --ng ADDR [--pid PID] [--calls N] [--duration S] [--ptime MS] [--ramp S]
+                    [--direction A,B] [--json]
   eagw load webrtc  --ng ADDR [--pid PID] [--calls N] [--duration S] [--inflight W] [--ims rtp|sdes]
-                    [--dtls passive] [--setup-only] [--setup-threads T] [--handshake-timeout S] [--json]
+                    [--dtls passive] [--setup-only] [--setup-threads T] [--handshake-timeout S]
+                    [--direction A,B] [--json]
   eagw load bare    [--calls N] [--duration S] [--threads T] [--ptime MS] [--json]
   eagw load compare --ng ADDR --pid PID [--ng2 ADDR --pid2 PID] [--webrtc [--ims sdes] [--rounds R]] [--calls N]
                     [--duration S] [--threads T] [--json]
@@ -67,7 +69,8 @@ MODES:
 OPTIONS:
   --ng ADDR         ng control address of the gateway (loopback only), e.g. 127.0.0.1:2223
   --ng2 ADDR        second gateway for compare (e.g. rtpengine)
-  --pid PID         gateway process whose CPU (/proc/PID/stat) is measured; --pid2 for --ng2
+  --pid PID         gateway process whose CPU (/proc/PID/stat; over a webrtc set-up phase the
+                    ns-resolution sum of /proc/PID/task/*/schedstat) is measured; --pid2 for --ng2
   --name NAME       label of --ng in reports (default: the address); --name2 for --ng2
   --calls N         calls (default 500; ng-rate: 20000)
   --duration S      media seconds (default 20)
