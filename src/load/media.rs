@@ -1,6 +1,10 @@
 //! The media load: paced RTP senders and an epoll receiver that measures loss, duplicates,
 //! reordering, RFC 3550 jitter and one-way delay.
 //!
+//! A leg may be SRTP (a WebRTC leg after DTLS-SRTP, an SDES leg): its sender protects every
+//! packet with the leg's `tx` context and its receiver authenticates and decrypts with `rx`
+//! before measuring; a packet that fails is counted as an SRTP error, not received.
+//!
 //! Layout: call `c` has two legs, `legs[2c]` (caller) and `legs[2c+1]` (callee). Stream
 //! `s = 2c + d` is sent from leg `2c + d` and received on leg `2c + (1 - d)`; direction
 //! `d = 0` is caller→callee and `d = 1` is callee→caller.
@@ -12,6 +16,7 @@ use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use super::sys::{self, RawAddr};
+use crate::transport::srtp::Srtp;
 
 /// Marks our payloads (so stray datagrams are not counted).
 const MAGIC: u32 = 0xEA6A_10AD;
@@ -30,6 +35,12 @@ pub const DIR_NAMES: [&str; 2] = ["caller->callee", "callee->caller"];
 pub struct Leg {
     pub fd: RawFd,
     pub dest: SocketAddr,
+}
+
+/// SRTP contexts of one leg: `tx` protects what it sends, `rx` unprotects what it receives.
+pub struct LegSrtp {
+    pub tx: Srtp,
+    pub rx: Srtp,
 }
 
 pub struct MediaCfg {
@@ -275,6 +286,8 @@ pub struct MediaResult {
     /// Datagrams on the wrong leg, from another run, or not ours.
     pub misrouted: u64,
     pub malformed: u64,
+    /// SRTP packets that failed authentication or replay checks on an SRTP leg.
+    pub srtp_errors: u64,
     pub send_errors: u64,
     /// Wall time from the first send to the end of the drain.
     pub wall_s: f64,
@@ -305,18 +318,35 @@ struct RxOut {
     delay: [Hist; 2],
     misrouted: u64,
     malformed: u64,
+    srtp_errors: u64,
     cpu_s: f64,
 }
 
 /// Runs the media phase over `legs` (two per call; `labels[c]` is call c's index in the run).
-/// `hook` is called at [`Phase::Start`] and [`Phase::End`] to sample CPU counters.
+/// `srtp` is empty (plain RTP everywhere) or has one entry per leg. `hook` is called at
+/// [`Phase::Start`] and [`Phase::End`] to sample CPU counters.
 pub fn run(
     legs: &[Leg],
     labels: &[u32],
+    srtp: Vec<Option<LegSrtp>>,
     cfg: &MediaCfg,
     hook: &mut dyn FnMut(Phase),
 ) -> MediaResult {
     assert_eq!(legs.len(), labels.len() * 2);
+    assert!(srtp.is_empty() || srtp.len() == legs.len());
+    let (mut tx_srtp, rx_srtp): (Vec<Option<Srtp>>, Vec<Option<Srtp>>) = if srtp.is_empty() {
+        (
+            legs.iter().map(|_| None).collect(),
+            legs.iter().map(|_| None).collect(),
+        )
+    } else {
+        srtp.into_iter()
+            .map(|l| match l {
+                Some(l) => (Some(l.tx), Some(l.rx)),
+                None => (None, None),
+            })
+            .unzip()
+    };
     let nstreams = legs.len();
     let ptime_ns = cfg.ptime_ms as u64 * 1_000_000;
     let rounds = (cfg.duration.as_nanos() as u64 / ptime_ns).max(1);
@@ -336,7 +366,17 @@ pub fn run(
         + 30_000_000_000;
     let receiver = std::thread::Builder::new()
         .name("load-rx".into())
-        .spawn(move || receive(fds, rx_labels, run_tag, rx_stop, ready_tx, hard_deadline))
+        .spawn(move || {
+            receive(
+                fds,
+                rx_labels,
+                rx_srtp,
+                run_tag,
+                rx_stop,
+                ready_tx,
+                hard_deadline,
+            )
+        })
         .expect("spawn receiver thread");
     let _ = ready_rx.recv_timeout(Duration::from_secs(5));
 
@@ -387,7 +427,14 @@ pub fn run(
             p[24..28].copy_from_slice(&(j as u32).to_be_bytes());
             let stamp = sys::mono_ns();
             p[8..16].copy_from_slice(&stamp.to_be_bytes());
-            if sys::send_to(legs[k].fd, &buf, &dests[k]) {
+            let ok = match tx_srtp[k].as_mut() {
+                Some(ctx) => match ctx.protect(&buf, false) {
+                    Ok(wire) => sys::send_to(legs[k].fd, &wire, &dests[k]),
+                    Err(_) => false,
+                },
+                None => sys::send_to(legs[k].fd, &buf, &dests[k]),
+            };
+            if ok {
                 sent[k] += 1;
             } else {
                 send_errors += 1;
@@ -450,6 +497,7 @@ pub fn run(
         dirs,
         misrouted: rx.misrouted,
         malformed: rx.malformed,
+        srtp_errors: rx.srtp_errors,
         send_errors,
         wall_s: (end - t0) as f64 / 1e9,
         send_wall_s: (send_end - t0) as f64 / 1e9,
@@ -463,6 +511,7 @@ pub fn run(
 fn receive(
     fds: Vec<RawFd>,
     labels: Vec<u32>,
+    mut srtp: Vec<Option<Srtp>>,
     run_tag: u32,
     stop: Arc<AtomicBool>,
     ready: mpsc::Sender<()>,
@@ -474,6 +523,7 @@ fn receive(
         delay: [Hist::default(), Hist::default()],
         misrouted: 0,
         malformed: 0,
+        srtp_errors: 0,
         cpu_s: 0.0,
     };
     let ep = match sys::Epoll::new() {
@@ -507,12 +557,26 @@ fn receive(
                 };
                 let arr = sys::mono_ns();
                 if len < RTP_HDR + INFO_LEN || buf[0] >> 6 != 2 {
-                    out.malformed += 1;
+                    out.malformed += 1; // also STUN or DTLS on a WebRTC leg
                     continue;
                 }
-                let seq = u16::from_be_bytes([buf[2], buf[3]]);
-                let ts = u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]);
-                let p = &buf[RTP_HDR..len];
+                let plain;
+                let pkt: &[u8] = match srtp[idx].as_mut() {
+                    Some(ctx) => match ctx.unprotect(&buf[..len], false) {
+                        Ok(p) if p.len() >= RTP_HDR + INFO_LEN => {
+                            plain = p;
+                            &plain
+                        }
+                        _ => {
+                            out.srtp_errors += 1;
+                            continue;
+                        }
+                    },
+                    None => &buf[..len],
+                };
+                let seq = u16::from_be_bytes([pkt[2], pkt[3]]);
+                let ts = u32::from_be_bytes([pkt[4], pkt[5], pkt[6], pkt[7]]);
+                let p = &pkt[RTP_HDR..];
                 let magic = u32::from_be_bytes([p[0], p[1], p[2], p[3]]);
                 let tag = u32::from_be_bytes([p[4], p[5], p[6], p[7]]);
                 let label = u32::from_be_bytes([p[16], p[17], p[18], p[19]]);

@@ -1,59 +1,94 @@
 //! `eagw load`: load generator and sizing tool for any ng-driven media gateway (eagw, rtpengine)
 //! and for the floor, an in-process bare relay.
 //!
-//! Modes: `calls` (ng set-up + bidirectional RTP + teardown), `bare` (the same media through a
+//! Modes: `calls` (ng set-up + bidirectional RTP + teardown), `webrtc` (the same with a fake
+//! browser on the caller's side: ICE, DTLS-SRTP, SRTP media), `bare` (the same media through a
 //! bare recvfrom/sendto relay), `compare` (bare, then one or two gateways, in one table) and
-//! `ng-rate` (control-plane throughput). Only the ng protocol and RTP are used, only loopback
-//! addresses are bound, and every phase is bounded by counts, durations and timeouts.
+//! `ng-rate` (control-plane throughput). Only the ng protocol, STUN, DTLS and (S)RTP are used,
+//! only loopback addresses are bound, and every phase is bounded by counts, durations and
+//! timeouts.
 
 pub mod bare;
 pub mod media;
 pub mod ng_client;
 pub mod report;
 pub mod sys;
+pub mod webrtc;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs, UdpSocket};
 use std::os::fd::AsRawFd;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::control::bencode::Value;
+use crate::transport::dtls::Identity;
+use crate::transport::srtp::Srtp;
 
-use media::{Leg, MediaCfg, Phase};
+use media::{Leg, LegSrtp, MediaCfg, Phase};
 use ng_client::{
     dget, dict, list, s, vbytes, Cmd, Driver, EngineCfg, EngineStats, NgClient, Outcome,
 };
-use report::{CpuFig, LoadReport, RateReport};
+use report::{CpuFig, LoadReport, RateReport, SetupFig};
+use webrtc::{CallSocks, ImsMode, SetupCfg};
 
 const HELP: &str = "\
 eagw load — load generator for ng-driven media gateways (eagw, rtpengine) and a bare-relay floor
 
 USAGE:
-  eagw load calls   --ng ADDR [--pid PID] [--calls N] [--duration S] [--ptime MS] [--ramp S] [--json]
+  eagw load calls   --ng ADDR [--pid PID] [--calls N] [--duration S] [--ptime MS] [--ramp S]
+                    [--direction A,B] [--json]
+  eagw load webrtc  --ng ADDR [--pid PID] [--calls N] [--duration S] [--inflight W] [--ims rtp|sdes]
+                    [--dtls passive] [--setup-only] [--setup-threads T] [--handshake-timeout S]
+                    [--direction A,B] [--json]
   eagw load bare    [--calls N] [--duration S] [--threads T] [--ptime MS] [--json]
-  eagw load compare --ng ADDR --pid PID [--ng2 ADDR --pid2 PID] [--calls N] [--duration S] [--threads T] [--json]
+  eagw load compare --ng ADDR --pid PID [--ng2 ADDR --pid2 PID] [--webrtc [--ims sdes] [--rounds R]] [--calls N]
+                    [--duration S] [--threads T] [--json]
   eagw load ng-rate --ng ADDR [--calls N] [--inflight W] [--json]
 
 MODES:
   calls    Set up N calls over ng/UDP (offer/answer, PCMU), send 50 packets/s each way per call
            (ptime 20), measure loss, duplicates, reordering, jitter and one-way delay, sample the
            gateway's CPU (--pid) over the media phase, then delete every call.
+  webrtc   Calls whose caller is a fake browser and whose callee an IMS peer: per call the
+           browser's offer (ICE, DTLS actpass, rtcp-mux) goes over ng with ICE=remove DTLS=off
+           transport-protocol=RTP/AVP (RTP/SAVP with --ims sdes) rtcp-mux=[demux], the IMS
+           side answers (rtcp-mux=[require]), then the browser does one ICE check with
+           USE-CANDIDATE (the success response must authenticate) and the DTLS handshake against
+           the gateway's a=fingerprint (as server; as client with --dtls passive). Reports
+           set-ups/s at --inflight calls in set-up, the gateway's CPU per set-up and the tool's
+           own; then the media phase as in calls, SRTP on the browser leg (and on the IMS leg
+           with --ims sdes), with the gateway's CPU per packet.
   bare     The floor: the same media through an in-process bare relay (--threads threads, each
            with its own epoll; one recvfrom + one sendto per packet). Its CPU is its threads' own.
-  compare  bare, then calls against --ng (and --ng2), in one table with the CPU ratio to bare.
+  compare  bare, then calls against --ng (and --ng2), in one table with the CPU ratio to bare;
+           with --webrtc also webrtc calls against --ng, and the gateway's extra CPU per packet
+           for the SRTP <-> RTP path over the plain calls of the same run.
   ng-rate  Control-plane throughput: offer+answer+delete per call, no media; calls/s and
            per-command latency.
 
 OPTIONS:
   --ng ADDR         ng control address of the gateway (loopback only), e.g. 127.0.0.1:2223
   --ng2 ADDR        second gateway for compare (e.g. rtpengine)
-  --pid PID         gateway process whose CPU (/proc/PID/stat) is measured; --pid2 for --ng2
+  --pid PID         gateway process whose CPU (/proc/PID/stat; over a webrtc set-up phase the
+                    ns-resolution sum of /proc/PID/task/*/schedstat) is measured; --pid2 for --ng2
   --name NAME       label of --ng in reports (default: the address); --name2 for --ng2
   --calls N         calls (default 500; ng-rate: 20000)
   --duration S      media seconds (default 20)
   --ptime MS        packet time, 10..=100 ms (default 20: 160-byte PCMU payload)
   --ramp S          spread call set-ups over S seconds (default 2)
   --threads T       bare relay threads (default 2)
-  --inflight W      ng requests in flight (default 64)
+  --inflight W      ng requests in flight; webrtc: calls in set-up at once (default 64)
+  --ims MODE        webrtc: the IMS side's media, rtp (default) or sdes (SDES-SRTP)
+  --dtls passive    webrtc: send DTLS=passive with the answer (the gateway is DTLS server,
+                    the tool client); default: no flag (the gateway is client)
+  --setup-only      webrtc: set up and delete the calls, no media phase
+  --setup-threads T webrtc: set-up threads, each with its own ng socket (default 1)
+  --handshake-timeout S  webrtc: ICE + DTLS per call (default 10); a call over it fails
+  --webrtc          compare: add a webrtc run against --ng
+  --rounds R        compare --webrtc: R rounds of plain and webrtc runs in ABBA order,
+                    pooled (default 1)
+  --direction A,B   calls, webrtc: send direction=[A, B] with each offer (the gateway's
+                    interfaces for the offerer's and the answerer's side)
   --drain MS        keep receiving this long after the last send (default 500)
   --pace-us US      sender pacing granularity (default 250)
   --rcvbuf BYTES    SO_RCVBUF of every media socket (default 1048576)
@@ -82,6 +117,14 @@ struct Opts {
     pace_us: u64,
     rcvbuf: usize,
     json: bool,
+    ims: ImsMode,
+    gw_passive: bool,
+    setup_only: bool,
+    setup_threads: usize,
+    handshake_timeout: f64,
+    webrtc: bool,
+    rounds: usize,
+    direction: Option<(String, String)>,
 }
 
 fn parse_addr(v: &str) -> Result<SocketAddr, String> {
@@ -124,6 +167,14 @@ fn parse_args(args: &[String]) -> Result<Option<Opts>, String> {
         pace_us: 250,
         rcvbuf: 1 << 20,
         json: false,
+        ims: ImsMode::Rtp,
+        gw_passive: false,
+        setup_only: false,
+        setup_threads: 1,
+        handshake_timeout: 10.0,
+        webrtc: false,
+        rounds: 1,
+        direction: None,
     };
     let mut i = 0;
     while i < args.len() {
@@ -143,8 +194,14 @@ fn parse_args(args: &[String]) -> Result<Option<Opts>, String> {
             Some((f, v)) => (f, Some(v.to_string())),
             None => (a, None),
         };
-        if flag == "--json" {
-            o.json = true;
+        let switch = match flag {
+            "--json" => Some(&mut o.json),
+            "--setup-only" => Some(&mut o.setup_only),
+            "--webrtc" => Some(&mut o.webrtc),
+            _ => None,
+        };
+        if let Some(sw) = switch {
+            *sw = true;
             i += 1;
             continue;
         }
@@ -174,13 +231,34 @@ fn parse_args(args: &[String]) -> Result<Option<Opts>, String> {
             "--drain" => o.drain_ms = num(flag, &val)?,
             "--pace-us" => o.pace_us = num(flag, &val)?,
             "--rcvbuf" => o.rcvbuf = num(flag, &val)?,
+            "--ims" => {
+                o.ims = ImsMode::parse(&val)
+                    .ok_or_else(|| format!("--ims: '{val}' is not rtp or sdes"))?
+            }
+            "--dtls" => {
+                o.gw_passive = match val.to_ascii_lowercase().as_str() {
+                    "passive" => true,
+                    "active" | "default" => false,
+                    _ => return Err(format!("--dtls: '{val}' is not passive or default")),
+                }
+            }
+            "--setup-threads" => o.setup_threads = num(flag, &val)?,
+            "--rounds" => o.rounds = num(flag, &val)?,
+            "--direction" => {
+                let (a, b) = val
+                    .split_once(',')
+                    .filter(|(a, b)| !a.is_empty() && !b.is_empty())
+                    .ok_or_else(|| format!("--direction: '{val}' is not FROM,TO"))?;
+                o.direction = Some((a.to_string(), b.to_string()));
+            }
+            "--handshake-timeout" => o.handshake_timeout = num(flag, &val)?,
             _ => return Err(format!("unknown option '{flag}'")),
         }
     }
     if o.mode.is_empty() {
-        return Err("missing mode (calls, bare, compare or ng-rate)".into());
+        return Err("missing mode (calls, webrtc, bare, compare or ng-rate)".into());
     }
-    let media_mode = matches!(o.mode.as_str(), "calls" | "bare" | "compare");
+    let media_mode = matches!(o.mode.as_str(), "calls" | "webrtc" | "bare" | "compare");
     let calls = o
         .calls
         .unwrap_or(if o.mode == "ng-rate" { 20_000 } else { 500 });
@@ -210,9 +288,29 @@ fn parse_args(args: &[String]) -> Result<Option<Opts>, String> {
     if !(10..=20_000).contains(&o.pace_us) {
         return Err("--pace-us must be 10..=20000".into());
     }
+    if o.setup_threads == 0 || o.setup_threads > 16 {
+        return Err("--setup-threads must be 1..=16".into());
+    }
+    if o.setup_only && o.mode != "webrtc" {
+        return Err("--setup-only is for webrtc runs".into());
+    }
+    if o.webrtc && o.mode != "compare" {
+        return Err("--webrtc is for compare (use the webrtc mode)".into());
+    }
+    if o.rounds == 0 || o.rounds > 10 {
+        return Err("--rounds must be 1..=10".into());
+    }
+    if o.rounds > 1 && !o.webrtc {
+        return Err("--rounds is for compare --webrtc".into());
+    }
+    if !(0.1..=120.0).contains(&o.handshake_timeout) {
+        return Err("--handshake-timeout must be 0.1..=120 seconds".into());
+    }
     o.rcvbuf = o.rcvbuf.clamp(4096, 64 << 20);
     match o.mode.as_str() {
-        "calls" | "ng-rate" if o.ng.is_none() => return Err(format!("{} needs --ng ADDR", o.mode)),
+        "calls" | "webrtc" | "ng-rate" if o.ng.is_none() => {
+            return Err(format!("{} needs --ng ADDR", o.mode))
+        }
         "compare" => {
             if o.ng.is_none() || o.pid.is_none() {
                 return Err("compare needs --ng ADDR and --pid PID".into());
@@ -221,10 +319,10 @@ fn parse_args(args: &[String]) -> Result<Option<Opts>, String> {
                 return Err("compare with --ng2 needs --pid2 PID".into());
             }
         }
-        "calls" | "ng-rate" | "bare" => {}
+        "calls" | "webrtc" | "ng-rate" | "bare" => {}
         m => {
             return Err(format!(
-                "unknown mode '{m}' (calls, bare, compare, ng-rate)"
+                "unknown mode '{m}' (calls, webrtc, bare, compare, ng-rate)"
             ))
         }
     }
@@ -249,6 +347,10 @@ pub fn main(args: Vec<String>) -> i32 {
     let res = match o.mode.as_str() {
         "calls" => {
             let r = run_calls(&o, o.ng.expect("checked"), o.pid, o.name.clone());
+            r.map(|r| emit_load(&o, r))
+        }
+        "webrtc" => {
+            let r = run_webrtc(&o, o.ng.expect("checked"), o.pid, o.name.clone());
             r.map(|r| emit_load(&o, r))
         }
         "bare" => run_bare(&o).map(|r| emit_load(&o, r)),
@@ -277,6 +379,7 @@ fn emit_load(o: &Opts, r: LoadReport) -> i32 {
 fn load_exit_code(r: &LoadReport) -> i32 {
     match &r.media {
         Some(m) if r.calls_established > 0 && m.received() > 0 => 0,
+        None if r.mode == "webrtc" && r.calls_established > 0 => 0, // --setup-only
         _ => 1,
     }
 }
@@ -351,6 +454,12 @@ fn media_warnings(r: &mut LoadReport) {
             m.late_sends
         ));
     }
+    if m.srtp_errors > 0 {
+        r.warnings.push(format!(
+            "{} SRTP packets failed authentication or replay checks",
+            m.srtp_errors
+        ));
+    }
     if m.send_errors > 0 {
         r.warnings
             .push(format!("{} sendto() errors", m.send_errors));
@@ -378,6 +487,7 @@ struct SetupDriver<'a> {
     ptime: u32,
     legs: &'a [SocketAddr],
     ng_ip: IpAddr,
+    direction: Option<&'a (String, String)>,
     /// Where the callee sends (gateway address from the offer's reply).
     offer_to: Vec<Option<SocketAddr>>,
     /// Where the caller sends (gateway address from the answer's reply).
@@ -385,6 +495,11 @@ struct SetupDriver<'a> {
     /// Calls the gateway may hold state for (to delete at the end).
     touched: Vec<bool>,
     sdp_errors: Vec<String>,
+}
+
+/// The ng `direction` list: the offerer's interface, then the answerer's.
+fn direction_value(d: &(String, String)) -> Value {
+    list(&[d.0.as_str(), d.1.as_str()])
 }
 
 fn call_keys(run: &str, call: usize) -> (String, String, String) {
@@ -425,22 +540,28 @@ impl Driver for SetupDriver<'_> {
     fn request(&mut self, call: usize, cmd: Cmd) -> Value {
         let (cid, ft, tt) = call_keys(self.run, call);
         match cmd {
-            Cmd::Offer => dict(vec![
-                ("command", s("offer")),
-                ("call-id", s(&cid)),
-                ("from-tag", s(&ft)),
-                (
-                    "sdp",
-                    s(&ng_client::sdp_for(
-                        self.legs[2 * call],
-                        call as u64 + 1,
-                        self.ptime,
-                    )),
-                ),
-                ("replace", list(&["origin"])),
-                ("flags", list(&[])),
-                ("supports", list(&["load limit"])),
-            ]),
+            Cmd::Offer => {
+                let mut items = vec![
+                    ("command", s("offer")),
+                    ("call-id", s(&cid)),
+                    ("from-tag", s(&ft)),
+                    (
+                        "sdp",
+                        s(&ng_client::sdp_for(
+                            self.legs[2 * call],
+                            call as u64 + 1,
+                            self.ptime,
+                        )),
+                    ),
+                    ("replace", list(&["origin"])),
+                    ("flags", list(&[])),
+                    ("supports", list(&["load limit"])),
+                ];
+                if let Some(d) = self.direction {
+                    items.push(("direction", direction_value(d)));
+                }
+                dict(items)
+            }
             Cmd::Answer => dict(vec![
                 ("command", s("answer")),
                 ("call-id", s(&cid)),
@@ -535,6 +656,7 @@ fn run_calls(
         ptime: o.ptime,
         legs: &addrs,
         ng_ip: ng.ip(),
+        direction: o.direction.as_ref(),
         offer_to: vec![None; calls],
         answer_to: vec![None; calls],
         touched: vec![false; calls],
@@ -612,34 +734,7 @@ fn run_calls(
             });
             labels.push(c as u32);
         }
-        progress(
-            o,
-            &format!("media: {} calls, {:.1} s", established.len(), o.duration),
-        );
-        let mut cpu: [Option<f64>; 2] = [None, None];
-        let mut hook = |ph: Phase| {
-            if let Some(p) = pid {
-                let v = sys::proc_cpu_s(p).ok();
-                match ph {
-                    Phase::Start => cpu[0] = v,
-                    Phase::End => cpu[1] = v,
-                }
-            }
-        };
-        let m = media::run(&legs, &labels, &media_cfg(o), &mut hook);
-        if let (Some(p), Some(a), Some(b)) = (pid, cpu[0], cpu[1]) {
-            rep.gw_cpu = Some(CpuFig {
-                source: format!("pid {p}"),
-                cpu_s: b - a,
-                wall_s: m.wall_s,
-                relayed: m.received(),
-            });
-        } else if let Some(p) = pid {
-            rep.warnings.push(format!(
-                "could not read /proc/{p}/stat during the media phase (gateway exited?)"
-            ));
-        }
-        rep.media = Some(m);
+        media_phase(o, &legs, &labels, Vec::new(), pid, &mut rep);
     } else {
         rep.warnings
             .push("no call was established: no media sent".into());
@@ -661,20 +756,70 @@ fn run_calls(
     } else {
         touched
     };
+    rep.setup = Some(setup);
+    teardown(o, &mut client, &run, &touched, &ecfg, &mut rep);
+    media_warnings(&mut rep);
+    drop(socks);
+    rep.process_cpu_s = sys::process_cpu_s() - cpu_start_process;
+    Ok(rep)
+}
+
+/// The media phase over `legs` with the gateway's CPU (`pid`) sampled around it.
+fn media_phase(
+    o: &Opts,
+    legs: &[Leg],
+    labels: &[u32],
+    srtp: Vec<Option<LegSrtp>>,
+    pid: Option<u32>,
+    rep: &mut LoadReport,
+) {
+    progress(
+        o,
+        &format!("media: {} calls, {:.1} s", labels.len(), o.duration),
+    );
+    let mut cpu: [Option<f64>; 2] = [None, None];
+    let mut hook = |ph: Phase| {
+        if let Some(p) = pid {
+            let v = sys::proc_cpu_s(p).ok();
+            match ph {
+                Phase::Start => cpu[0] = v,
+                Phase::End => cpu[1] = v,
+            }
+        }
+    };
+    let m = media::run(legs, labels, srtp, &media_cfg(o), &mut hook);
+    if let (Some(p), Some(a), Some(b)) = (pid, cpu[0], cpu[1]) {
+        rep.gw_cpu = Some(CpuFig {
+            source: format!("pid {p}"),
+            cpu_s: b - a,
+            wall_s: m.wall_s,
+            relayed: m.received(),
+        });
+    } else if let Some(p) = pid {
+        rep.warnings.push(format!(
+            "could not read /proc/{p}/stat during the media phase (gateway exited?)"
+        ));
+    }
+    rep.media = Some(m);
+}
+
+/// Deletes the calls in `touched`; the outcome goes into `rep`.
+fn teardown(
+    o: &Opts,
+    client: &mut NgClient,
+    run: &str,
+    touched: &[usize],
+    ecfg: &EngineCfg,
+    rep: &mut LoadReport,
+) {
     progress(o, &format!("deleting {} calls", touched.len()));
-    let mut teardown = EngineStats::default();
+    let mut st = EngineStats::default();
     let dcfg = EngineCfg {
         admit_interval: Duration::ZERO,
-        ..ecfg
+        ..*ecfg
     };
-    client.run(
-        &mut DeleteDriver { run: &run },
-        Cmd::Delete,
-        &touched,
-        &dcfg,
-        &mut teardown,
-    );
-    let del = teardown.cmd(Cmd::Delete);
+    client.run(&mut DeleteDriver { run }, Cmd::Delete, touched, &dcfg, &mut st);
+    let del = st.cmd(Cmd::Delete);
     if del.failures() > 0 {
         rep.warnings.push(format!(
             "{} of {} deletes did not return result ok",
@@ -682,10 +827,161 @@ fn run_calls(
             touched.len()
         ));
     }
-    rep.setup = Some(setup);
-    rep.teardown = Some(teardown);
+    rep.teardown = Some(st);
+}
+
+// ---------------------------------------------------------------- webrtc mode
+
+fn run_webrtc(
+    o: &Opts,
+    ng: SocketAddr,
+    pid: Option<u32>,
+    name: Option<String>,
+) -> Result<LoadReport, String> {
+    let calls = o.calls.expect("validated");
+    let cpu_start_process = sys::process_cpu_s();
+    let ip = loopback_like(&ng);
+    let target = name.unwrap_or_else(|| format!("ng {ng}"));
+    let target = format!("{target} webrtc/{}", o.ims.name());
+    let duration = if o.setup_only { 0.0 } else { o.duration };
+    let mut rep = LoadReport::new("webrtc", target, calls, o.ptime, duration);
+    if let Some(p) = pid {
+        sys::proc_cpu_s(p).map_err(|e| format!("cannot read /proc/{p}/stat: {e}"))?;
+    }
+    let (socks, _) = bind_legs(ip, calls, o.rcvbuf)?;
+    rep.facts.push(rcvbuf_fact(&socks, o.rcvbuf));
+    let mut it = socks.into_iter();
+    let pairs: Vec<CallSocks> = (0..calls)
+        .map(|_| {
+            let web = it.next().expect("two sockets per call");
+            let ims = it.next().expect("two sockets per call");
+            CallSocks { web, ims }
+        })
+        .collect();
+    let identity = Arc::new(Identity::generate()?);
+    let run = format!("{:08x}", run_tag());
+    let ecfg = EngineCfg {
+        inflight: o.inflight,
+        retransmit: Duration::from_millis(500),
+        tries: 5,
+        admit_interval: Duration::ZERO,
+    };
+    let cfg = SetupCfg {
+        run: run.clone(),
+        ptime: o.ptime,
+        ims: o.ims,
+        gw_passive: o.gw_passive,
+        inflight: o.inflight,
+        handshake_timeout: Duration::from_secs_f64(o.handshake_timeout),
+        stun_retransmit: Duration::from_millis(200),
+        direction: o.direction.clone(),
+        ng: EngineCfg { ..ecfg },
+    };
+
+    // Set-up: offer, answer, ICE, DTLS per call.
+    progress(
+        o,
+        &format!(
+            "WebRTC set-up of {calls} calls via {ng}: {} in flight, {} thread(s), IMS side {}",
+            o.inflight,
+            o.setup_threads,
+            o.ims.name()
+        ),
+    );
+    let gw0 = pid.and_then(|p| sys::proc_cpu_fine_s(p).ok());
+    let tool0 = sys::process_cpu_s();
+    let out = webrtc::setup_threads(&cfg, ng, &identity, &pairs, o.setup_threads)?;
+    let tool_cpu_s = sys::process_cpu_s() - tool0;
+    let gw1 = pid.and_then(|p| sys::proc_cpu_fine_s(p).ok());
+    let gw_cpu = match (pid, gw0, gw1) {
+        (Some(p), Some((a, src)), Some((b, _))) => Some((format!("pid {p}, /proc {src}"), b - a)),
+        _ => None,
+    };
+    let fig = SetupFig {
+        stats: out.stats.clone(),
+        inflight: o.inflight,
+        threads: o.setup_threads.min(calls),
+        ims: o.ims.name(),
+        gw_cpu,
+        tool_cpu_s,
+    };
+    progress(
+        o,
+        &format!(
+            "{} of {calls} calls set up in {:.2} s ({:.0}/s)",
+            fig.stats.completed,
+            fig.stats.wall_s,
+            fig.rate()
+        ),
+    );
+    if fig.tool_busy() > 0.85 {
+        rep.warnings.push(format!(
+            "the tool's set-up threads were {:.0} % busy: the set-up rate was limited by the tool (its DTLS costs as much as the gateway's); the gateway's CPU per set-up still holds",
+            fig.tool_busy() * 100.0
+        ));
+    }
+    if fig.stats.failed() > 0 {
+        rep.warnings
+            .push(format!("{} call set-ups failed", fig.stats.failed()));
+    }
+    if fig.stats.role_mismatch > 0 {
+        rep.warnings.push(format!(
+            "{} answers gave another DTLS role than --dtls asked for (the SDP's a=setup was followed)",
+            fig.stats.role_mismatch
+        ));
+    }
+    if pid.is_some() && fig.gw_cpu.is_none() {
+        rep.warnings
+            .push("could not read the gateway's CPU around the set-up phase".into());
+    }
+    rep.calls_established = fig.stats.completed;
+    rep.handshake = Some(fig);
+    rep.setup = Some(out.ng);
+
+    // Media: the browser leg speaks SRTP with the DTLS keys, the IMS leg RTP or SDES-SRTP.
+    if o.setup_only {
+        rep.facts
+            .push(("media".into(), "none (--setup-only)".into()));
+    } else if !out.established.is_empty() {
+        let n = out.established.len();
+        let mut legs = Vec::with_capacity(n * 2);
+        let mut labels = Vec::with_capacity(n);
+        let mut srtp = Vec::with_capacity(n * 2);
+        for e in out.established {
+            let pair = &pairs[e.call];
+            legs.push(Leg {
+                fd: pair.web.as_raw_fd(),
+                dest: e.gw_web,
+            });
+            legs.push(Leg {
+                fd: pair.ims.as_raw_fd(),
+                dest: e.gw_ims,
+            });
+            labels.push(e.call as u32);
+            srtp.push(Some(LegSrtp {
+                tx: Srtp::new(e.web_keys.tx)?,
+                rx: Srtp::new(e.web_keys.rx)?,
+            }));
+            srtp.push(match e.ims_keys {
+                Some((tx, rx)) => Some(LegSrtp {
+                    tx: Srtp::new(tx)?,
+                    rx: Srtp::new(rx)?,
+                }),
+                None => None,
+            });
+        }
+        media_phase(o, &legs, &labels, srtp, pid, &mut rep);
+    } else {
+        rep.warnings
+            .push("no call was set up: no media sent".into());
+    }
+
+    // Teardown of every call the gateway may hold.
+    let mut client =
+        NgClient::new(ng, ip, &format!("{run}d")).map_err(|e| format!("ng socket: {e}"))?;
+    teardown(o, &mut client, &run, &out.touched, &ecfg, &mut rep);
     media_warnings(&mut rep);
-    drop(socks);
+    drop(pairs);
     rep.process_cpu_s = sys::process_cpu_s() - cpu_start_process;
     Ok(rep)
 }
@@ -729,7 +1025,7 @@ fn run_bare(o: &Opts) -> Result<LoadReport, String> {
     }
     let labels: Vec<u32> = (0..calls as u32).collect();
     progress(o, &format!("media: {calls} calls, {:.1} s", o.duration));
-    let m = media::run(&legs, &labels, &media_cfg(o), &mut |_| {});
+    let m = media::run(&legs, &labels, Vec::new(), &media_cfg(o), &mut |_| {});
     let st = relay.stop();
     rep.facts
         .push(("relay threads".into(), st.threads.to_string()));
@@ -757,19 +1053,55 @@ fn run_compare(o: &Opts) -> Result<i32, String> {
     progress(o, "compare 1: bare relay");
     runs.push(run_bare(o)?);
     std::thread::sleep(Duration::from_secs(1));
-    progress(o, "compare 2: gateway --ng");
     let name = o
         .name
         .clone()
         .or_else(|| Some(format!("ng {}", o.ng.expect("validated"))));
-    runs.push(run_calls(o, o.ng.expect("validated"), o.pid, name)?);
+    let ng = o.ng.expect("validated");
+    // With --webrtc: plain and webrtc calls on the same gateway back to back, in ABBA order
+    // over the rounds so that a drift of the host's load does not favour either.
+    let mut plain = Vec::new();
+    let mut web = Vec::new();
+    let rounds = if o.webrtc { o.rounds } else { 1 };
+    for r in 0..rounds {
+        let order: &[bool] = match (o.webrtc, r % 2) {
+            (false, _) => &[false],
+            (true, 0) => &[false, true],
+            (true, _) => &[true, false],
+        };
+        for &is_web in order {
+            if r > 0 || is_web {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            let tag = if rounds > 1 { format!(" #{}", r + 1) } else { String::new() };
+            let what = if is_web { "webrtc" } else { "plain" };
+            progress(
+                o,
+                &format!("compare {}: {what} calls on --ng{tag}", runs.len() + 1),
+            );
+            let mut rep = if is_web {
+                run_webrtc(o, ng, o.pid, name.clone())?
+            } else {
+                run_calls(o, ng, o.pid, name.clone())?
+            };
+            rep.target.push_str(&tag);
+            if is_web {
+                web.push(runs.len());
+            } else {
+                plain.push(runs.len());
+            }
+            runs.push(rep);
+        }
+    }
     if let Some(ng2) = o.ng2 {
         std::thread::sleep(Duration::from_secs(1));
-        progress(o, "compare 3: gateway --ng2");
+        progress(o, &format!("compare {}: gateway --ng2", runs.len() + 1));
         let name = o.name2.clone().or_else(|| Some(format!("ng {ng2}")));
         runs.push(run_calls(o, ng2, o.pid2, name)?);
     }
     let rows = report::compare_rows(&runs);
+    let pick = |idx: &[usize]| idx.iter().map(|&i| &runs[i]).collect::<Vec<_>>();
+    let delta = report::WebrtcDelta::of(&pick(&plain), &pick(&web));
     if o.json {
         let j = serde_json::json!({
             "mode": "compare",
@@ -777,6 +1109,7 @@ fn run_compare(o: &Opts) -> Result<i32, String> {
             "duration_s": o.duration,
             "ptime_ms": o.ptime,
             "table": report::compare_json(&rows),
+            "webrtc": delta.as_ref().map(|d| d.json()),
             "runs": runs.iter().map(|r| r.to_json()).collect::<Vec<_>>(),
         });
         println!("{j}");
@@ -788,6 +1121,9 @@ fn run_compare(o: &Opts) -> Result<i32, String> {
             o.ptime
         );
         print!("{}", report::compare_human(&rows));
+        if let Some(d) = &delta {
+            print!("{}", d.human());
+        }
         for r in &runs {
             for w in &r.warnings {
                 println!("WARNING [{}]: {w}", r.target);
@@ -918,4 +1254,79 @@ fn run_ng_rate(o: &Opts) -> Result<i32, String> {
         print!("{}", r.human());
     }
     Ok(if r.completed > 0 { 0 } else { 1 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &str) -> Result<Opts, String> {
+        let v: Vec<String> = args.split_whitespace().map(String::from).collect();
+        parse_args(&v).map(|o| o.expect("not help"))
+    }
+
+    #[test]
+    fn webrtc_options() {
+        let o = parse("webrtc --ng 127.0.0.1:2295 --pid 7 --calls 500 --duration 20").unwrap();
+        assert_eq!((o.mode.as_str(), o.calls, o.pid), ("webrtc", Some(500), Some(7)));
+        assert_eq!((o.ims, o.gw_passive, o.setup_only, o.setup_threads), (ImsMode::Rtp, false, false, 1));
+        assert_eq!(o.handshake_timeout, 10.0);
+        assert!(o.direction.is_none());
+        let o = parse(
+            "webrtc --ng 127.0.0.1:2295 --ims sdes --dtls passive --setup-only --setup-threads=2 \
+             --handshake-timeout 3 --inflight 128 --direction access,core --json",
+        )
+        .unwrap();
+        assert_eq!((o.ims, o.gw_passive, o.setup_only, o.setup_threads), (ImsMode::Sdes, true, true, 2));
+        assert_eq!((o.handshake_timeout, o.inflight, o.json), (3.0, 128, true));
+        assert_eq!(o.direction, Some(("access".into(), "core".into())));
+        let o = parse("compare --ng 127.0.0.1:2295 --pid 7 --webrtc --ims sdes --rounds 3").unwrap();
+        assert!(o.webrtc && o.ims == ImsMode::Sdes && o.rounds == 3);
+    }
+
+    #[test]
+    fn webrtc_option_errors() {
+        for (args, want) in [
+            ("webrtc", "needs --ng"),
+            ("webrtc --ng 10.0.0.1:2295", "not a loopback"),
+            ("webrtc --ng 127.0.0.1:2295 --ims zrtp", "--ims"),
+            ("webrtc --ng 127.0.0.1:2295 --dtls sideways", "--dtls"),
+            ("webrtc --ng 127.0.0.1:2295 --setup-threads 0", "--setup-threads"),
+            ("webrtc --ng 127.0.0.1:2295 --handshake-timeout 0", "--handshake-timeout"),
+            ("webrtc --ng 127.0.0.1:2295 --direction access", "--direction"),
+            ("webrtc --ng 127.0.0.1:2295 --direction ,core", "--direction"),
+            ("webrtc --ng 127.0.0.1:2295 --calls 4001", "--calls"),
+            ("calls --ng 127.0.0.1:2295 --setup-only", "--setup-only"),
+            ("webrtc --ng 127.0.0.1:2295 --webrtc", "--webrtc"),
+            ("compare --ng 127.0.0.1:2295 --pid 7 --rounds 2", "--rounds"),
+            ("compare --ng 127.0.0.1:2295 --pid 7 --webrtc --rounds 11", "--rounds"),
+            ("webrtc --ng 127.0.0.1:2295 --inflight", "needs a value"),
+        ] {
+            let e = parse(args).err().unwrap_or_else(|| panic!("{args}: accepted"));
+            assert!(e.contains(want), "{args}: {e}");
+        }
+    }
+
+    #[test]
+    fn offers_carry_the_direction() {
+        let legs: Vec<SocketAddr> = ["127.0.0.1:7000", "127.0.0.1:7002"].iter().map(|a| a.parse().unwrap()).collect();
+        let dir = ("access".to_string(), "core".to_string());
+        let mut drv = SetupDriver {
+            run: "r",
+            ptime: 20,
+            legs: &legs,
+            ng_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            direction: Some(&dir),
+            offer_to: vec![None],
+            answer_to: vec![None],
+            touched: vec![false],
+            sdp_errors: Vec::new(),
+        };
+        let offer = drv.request(0, Cmd::Offer);
+        let d: Vec<&str> = offer.get("direction").and_then(Value::as_list).unwrap().iter().filter_map(Value::as_str).collect();
+        assert_eq!(d, ["access", "core"]);
+        assert!(drv.request(0, Cmd::Answer).get("direction").is_none());
+        drv.direction = None;
+        assert!(drv.request(0, Cmd::Offer).get("direction").is_none());
+    }
 }

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
 use crate::control::bencode::{self, Value};
@@ -143,11 +143,16 @@ struct Pending {
     tries: u32,
 }
 
+/// Receives each request's outcome: `(call, command, outcome)`.
+pub type OnOutcome<'a> = dyn FnMut(usize, Cmd, Outcome<'_>) + 'a;
+
 pub struct NgClient {
     sock: UdpSocket,
     tag: String,
     next: u64,
     rx: Vec<u8>,
+    out: Vec<u8>,
+    pending: HashMap<u64, Pending>,
 }
 
 impl NgClient {
@@ -162,12 +167,165 @@ impl NgClient {
             tag: tag.to_string(),
             next: 0,
             rx: vec![0u8; 65536],
+            out: Vec::with_capacity(4096),
+            pending: HashMap::new(),
         })
     }
 
-    fn send_raw(&self, msg: &[u8]) {
+    /// The socket, for callers that wait on it together with others (epoll).
+    pub fn fd(&self) -> RawFd {
+        self.sock.as_raw_fd()
+    }
+
+    /// Requests sent and not yet answered or timed out.
+    pub fn in_flight(&self) -> usize {
+        self.pending.len()
+    }
+
+    fn send_raw(sock: &UdpSocket, msg: &[u8]) {
         // A failed send (ECONNREFUSED after an ICMP error, ENOBUFS) is retried by the timer.
-        let _ = self.sock.send(msg);
+        let _ = sock.send(msg);
+    }
+
+    /// Sends `dict` (a request without cookie) as command `cmd` of call `call`.
+    pub fn submit(
+        &mut self,
+        call: usize,
+        cmd: Cmd,
+        dict: &Value,
+        cfg: &EngineCfg,
+        stats: &mut EngineStats,
+    ) {
+        let id = self.next;
+        self.next += 1;
+        self.out.clear();
+        self.out
+            .extend_from_slice(format!("{}_{} ", self.tag, id).as_bytes());
+        bencode::encode(dict, &mut self.out);
+        Self::send_raw(&self.sock, &self.out);
+        stats.cmds[cmd.idx()].requests += 1;
+        let now = Instant::now();
+        self.pending.insert(
+            id,
+            Pending {
+                call,
+                cmd,
+                msg: self.out.clone(),
+                first: now,
+                deadline: now + cfg.retransmit,
+                tries: 1,
+            },
+        );
+    }
+
+    /// The earliest retransmission or timeout among the requests in flight.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.pending.values().map(|p| p.deadline).min()
+    }
+
+    /// Retransmits the requests that are due (same cookie) and gives up on those that were
+    /// sent `cfg.tries` times: their [`Outcome::Timeout`] goes to `on`.
+    pub fn expire(
+        &mut self,
+        now: Instant,
+        cfg: &EngineCfg,
+        stats: &mut EngineStats,
+        on: &mut OnOutcome<'_>,
+    ) {
+        let expired: Vec<u64> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| now >= p.deadline)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            let p = self.pending.get_mut(&id).expect("pending entry");
+            if p.tries >= cfg.tries {
+                let p = self.pending.remove(&id).expect("pending entry");
+                stats.cmds[p.cmd.idx()].timeouts += 1;
+                on(p.call, p.cmd, Outcome::Timeout);
+            } else {
+                p.tries += 1;
+                p.deadline = now + cfg.retransmit;
+                stats.cmds[p.cmd.idx()].retransmits += 1;
+                Self::send_raw(&self.sock, &p.msg);
+            }
+        }
+    }
+
+    /// Reads every queued reply; the outcome of each one that answers a request in flight
+    /// goes to `on` (others count as stray).
+    pub fn drain(&mut self, stats: &mut EngineStats, on: &mut OnOutcome<'_>) {
+        loop {
+            let n = match self.sock.recv(&mut self.rx) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => break, // e.g. ECONNREFUSED: the target is not listening; timers handle it
+            };
+            let arrived = Instant::now();
+            let msg = &self.rx[..n];
+            let Some(sp) = msg.iter().position(|&b| b == b' ') else {
+                stats.stray_replies += 1;
+                continue;
+            };
+            let id = std::str::from_utf8(&msg[..sp])
+                .ok()
+                .and_then(|c| c.strip_prefix(self.tag.as_str()))
+                .and_then(|c| c.strip_prefix('_'))
+                .and_then(|c| c.parse::<u64>().ok());
+            let Some(p) = id.and_then(|id| self.pending.remove(&id)) else {
+                stats.stray_replies += 1;
+                continue;
+            };
+            let lat = arrived
+                .duration_since(p.first)
+                .as_micros()
+                .min(u32::MAX as u128) as u32;
+            let cs = &mut stats.cmds[p.cmd.idx()];
+            cs.latencies_us.push(lat);
+            let name = p.cmd.name();
+            match bencode::decode_all(&msg[sp + 1..]) {
+                Err(_) => {
+                    cs.bad += 1;
+                    stats.note(format!("{name}: undecodable reply"));
+                    on(p.call, p.cmd, Outcome::Bad("undecodable reply".into()))
+                }
+                Ok(v) => {
+                    let result = dget(&v, "result").and_then(vstr).unwrap_or("");
+                    match result {
+                        "ok" => {
+                            cs.ok += 1;
+                            if let Some(w) = dget(&v, "warning").and_then(vstr) {
+                                cs.warnings += 1;
+                                stats.note(format!("{name} warning: {w}"));
+                            }
+                            on(p.call, p.cmd, Outcome::Ok(&v))
+                        }
+                        "error" => {
+                            cs.errors += 1;
+                            let r = dget(&v, "error-reason")
+                                .and_then(vstr)
+                                .unwrap_or("(no reason)")
+                                .to_string();
+                            stats.note(format!("{name} error: {r}"));
+                            on(p.call, p.cmd, Outcome::Error(r))
+                        }
+                        "load limit" => {
+                            cs.load_limit += 1;
+                            let m = dget(&v, "message").and_then(vstr).unwrap_or("").to_string();
+                            stats.note(format!("{name} load limit: {m}"));
+                            on(p.call, p.cmd, Outcome::LoadLimit(m))
+                        }
+                        other => {
+                            cs.bad += 1;
+                            let r = format!("unexpected result '{other}'");
+                            stats.note(format!("{name}: {r}"));
+                            on(p.call, p.cmd, Outcome::Bad(r))
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Runs every call in `calls`, starting with `first`, until each has no next command.
@@ -184,13 +342,11 @@ impl NgClient {
         let window = cfg.inflight.max(1);
         let mut next_new = 0usize;
         let mut ready: VecDeque<(usize, Cmd)> = VecDeque::new();
-        let mut pending: HashMap<u64, Pending> = HashMap::with_capacity(window * 2);
-        let mut out = Vec::with_capacity(4096);
         let admit_at = |i: usize| start + cfg.admit_interval * i as u32;
         loop {
             let now = Instant::now();
             // Fill the window: continuing calls first, then new ones as the ramp allows.
-            while pending.len() < window {
+            while self.in_flight() < window {
                 let (call, cmd) = if let Some(x) = ready.pop_front() {
                     x
                 } else if next_new < calls.len() && now >= admit_at(next_new) {
@@ -199,64 +355,31 @@ impl NgClient {
                 } else {
                     break;
                 };
-                let id = self.next;
-                self.next += 1;
                 let dict = driver.request(call, cmd);
-                out.clear();
-                out.extend_from_slice(format!("{}_{} ", self.tag, id).as_bytes());
-                bencode::encode(&dict, &mut out);
-                self.send_raw(&out);
-                stats.cmds[cmd.idx()].requests += 1;
-                let now = Instant::now();
-                pending.insert(
-                    id,
-                    Pending {
-                        call,
-                        cmd,
-                        msg: out.clone(),
-                        first: now,
-                        deadline: now + cfg.retransmit,
-                        tries: 1,
-                    },
-                );
+                self.submit(call, cmd, &dict, cfg, stats);
             }
 
             // Retransmissions and timeouts.
             let now = Instant::now();
-            let expired: Vec<u64> = pending
-                .iter()
-                .filter(|(_, p)| now >= p.deadline)
-                .map(|(id, _)| *id)
-                .collect();
-            for id in expired {
-                let p = pending.get_mut(&id).expect("pending entry");
-                if p.tries >= cfg.tries {
-                    let p = pending.remove(&id).expect("pending entry");
-                    stats.cmds[p.cmd.idx()].timeouts += 1;
-                    if let Some(next) = driver.reply(p.call, p.cmd, Outcome::Timeout) {
-                        ready.push_back((p.call, next));
-                    }
-                } else {
-                    p.tries += 1;
-                    p.deadline = now + cfg.retransmit;
-                    stats.cmds[p.cmd.idx()].retransmits += 1;
-                    self.send_raw(&p.msg);
+            self.expire(now, cfg, stats, &mut |call, cmd, outcome| {
+                if let Some(next) = driver.reply(call, cmd, outcome) {
+                    ready.push_back((call, next));
                 }
-            }
+            });
 
-            if pending.is_empty() && ready.is_empty() && next_new >= calls.len() {
+            if self.in_flight() == 0 && ready.is_empty() && next_new >= calls.len() {
                 break;
             }
-            if !ready.is_empty() && pending.len() < window {
+            if !ready.is_empty() && self.in_flight() < window {
                 continue;
             }
 
             // Wait for replies until the next deadline (retransmit or admission).
             let mut until = now + Duration::from_millis(100);
-            for p in pending.values() {
-                until = until.min(p.deadline);
+            if let Some(d) = self.next_deadline() {
+                until = until.min(d);
             }
-            if pending.len() < window && next_new < calls.len() {
+            if self.in_flight() < window && next_new < calls.len() {
                 until = until.min(admit_at(next_new));
             }
             let wait = until.saturating_duration_since(Instant::now());
@@ -269,80 +392,11 @@ impl NgClient {
             // SAFETY: one valid pollfd.
             unsafe { libc::poll(&mut pfd, 1, wait_ms) };
 
-            // Drain replies.
-            loop {
-                let n = match self.sock.recv(&mut self.rx) {
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(_) => break, // e.g. ECONNREFUSED: the target is not listening; timers handle it
-                };
-                let arrived = Instant::now();
-                let msg = &self.rx[..n];
-                let Some(sp) = msg.iter().position(|&b| b == b' ') else {
-                    stats.stray_replies += 1;
-                    continue;
-                };
-                let id = std::str::from_utf8(&msg[..sp])
-                    .ok()
-                    .and_then(|c| c.strip_prefix(self.tag.as_str()))
-                    .and_then(|c| c.strip_prefix('_'))
-                    .and_then(|c| c.parse::<u64>().ok());
-                let Some(p) = id.and_then(|id| pending.remove(&id)) else {
-                    stats.stray_replies += 1;
-                    continue;
-                };
-                let lat = arrived
-                    .duration_since(p.first)
-                    .as_micros()
-                    .min(u32::MAX as u128) as u32;
-                stats.cmds[p.cmd.idx()].latencies_us.push(lat);
-                let name = p.cmd.name();
-                let next = match bencode::decode_all(&msg[sp + 1..]) {
-                    Err(_) => {
-                        stats.cmds[p.cmd.idx()].bad += 1;
-                        stats.note(format!("{name}: undecodable reply"));
-                        driver.reply(p.call, p.cmd, Outcome::Bad("undecodable reply".into()))
-                    }
-                    Ok(v) => {
-                        let result = dget(&v, "result").and_then(vstr).unwrap_or("").to_string();
-                        match result.as_str() {
-                            "ok" => {
-                                stats.cmds[p.cmd.idx()].ok += 1;
-                                if let Some(w) = dget(&v, "warning").and_then(vstr) {
-                                    stats.cmds[p.cmd.idx()].warnings += 1;
-                                    stats.note(format!("{name} warning: {w}"));
-                                }
-                                driver.reply(p.call, p.cmd, Outcome::Ok(&v))
-                            }
-                            "error" => {
-                                stats.cmds[p.cmd.idx()].errors += 1;
-                                let r = dget(&v, "error-reason")
-                                    .and_then(vstr)
-                                    .unwrap_or("(no reason)")
-                                    .to_string();
-                                stats.note(format!("{name} error: {r}"));
-                                driver.reply(p.call, p.cmd, Outcome::Error(r))
-                            }
-                            "load limit" => {
-                                stats.cmds[p.cmd.idx()].load_limit += 1;
-                                let m =
-                                    dget(&v, "message").and_then(vstr).unwrap_or("").to_string();
-                                stats.note(format!("{name} load limit: {m}"));
-                                driver.reply(p.call, p.cmd, Outcome::LoadLimit(m))
-                            }
-                            other => {
-                                stats.cmds[p.cmd.idx()].bad += 1;
-                                let r = format!("unexpected result '{other}'");
-                                stats.note(format!("{name}: {r}"));
-                                driver.reply(p.call, p.cmd, Outcome::Bad(r))
-                            }
-                        }
-                    }
-                };
-                if let Some(next) = next {
-                    ready.push_back((p.call, next));
+            self.drain(stats, &mut |call, cmd, outcome| {
+                if let Some(next) = driver.reply(call, cmd, outcome) {
+                    ready.push_back((call, next));
                 }
-            }
+            });
         }
         stats.elapsed_s += start.elapsed().as_secs_f64();
     }
