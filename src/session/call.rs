@@ -552,7 +552,7 @@ impl Call {
                     mb.ice_local = Some(Creds::generate().map_err(NgError::new)?);
                 }
                 // eagw offers: full if asked (then it controls), else lite until a lite answer
-                mb.ice_full = o.ice_full;
+                mb.ice_full = o.ice_full || mb.ice_remote_lite;
                 mb.ice_controlling = true;
             } else {
                 mb.ice_local = None;
@@ -728,6 +728,13 @@ impl Call {
             ma.rtcp_mux = a_mux;
             if a_mux {
                 ma.remote_rtcp = ma.remote;
+            }
+            // `ICE=remove` with the answer: no ICE towards the offerer (an answer without
+            // ICE attributes ends it, RFC 8839 §5.1)
+            if o.ice == IceMode::Remove {
+                ma.ice_local = None;
+                ma.ice_remote = None;
+                ma.ice_full = false;
             }
             // Kamailio sends `DTLS=passive|active` with the answer: it picks eagw's role
             // towards an offerer that left the choice (actpass), before any handshake
