@@ -66,7 +66,7 @@ pub struct MediaState {
     pub sdes_remote: Option<Crypto>,
     /// The party's `a=mid` (echoed into answers that lack one).
     pub mid: Option<String>,
-    /// ICE towards this party: our credentials (Some: eagw is the ICE-lite agent facing
+    /// ICE towards this party: our credentials (Some: eagw is the ICE agent, lite or full, facing
     /// it) and the party's.
     pub ice_local: Option<Creds>,
     pub ice_remote: Option<Creds>,
