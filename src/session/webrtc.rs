@@ -74,7 +74,7 @@ pub fn new_tls_id() -> Result<String, String> {
 
 /// An attribute from the media section, else from the session level.
 pub fn attr<'a>(sdp: &'a Sdp, m: &'a Media, name: &str) -> Option<&'a str> {
-    m.attr(name).or_else(|| sdp.session.iter().filter_map(|l| l.attr()).find(|(n, _)| *n == name).map(|(_, v)| v))
+    m.attr(name).or_else(|| sdp.session_attr(name))
 }
 
 /// The party's ICE credentials, if its SDP does ICE.
@@ -149,7 +149,7 @@ pub fn write_ice(m: &mut Media, c: &Creds, rtp: &LocalPort, rtcp: Option<&LocalP
 
 /// `a=ice-lite` at session level (RFC 8839 §5.3), once.
 pub fn mark_lite(out: &mut Sdp) {
-    if !out.session.iter().any(|l| l.attr().is_some_and(|(n, _)| n == "ice-lite")) {
+    if out.session_attr("ice-lite").is_none() {
         out.session.push(Line { kind: b'a', value: "ice-lite".into() });
     }
 }

@@ -149,7 +149,7 @@ impl Dtls {
             if ok {
                 Ok(())
             } else {
-                Err(rtc_shared::error::Error::Other("certificate does not match a=fingerprint".into()))
+                Err(rtc_shared::error::Error::Other(FINGERPRINT_MISMATCH.into()))
             }
         });
         let config = ConfigBuilder::default()
@@ -322,9 +322,22 @@ fn peer_repeat(pkt: &[u8], client: bool) -> bool {
 
 /// Errors that end a handshake (a wrong certificate, an alert) rather than one bad record.
 fn is_fatal(e: &rtc_shared::error::Error) -> bool {
-    let s = e.to_string().to_ascii_lowercase();
-    s.contains("certificate") || s.contains("alert") || s.contains("fingerprint") || s.contains("verify")
+    use rtc_shared::error::Error as E;
+    match e {
+        E::Other(m) => m == FINGERPRINT_MISMATCH,
+        E::ErrAlertFatalOrClose
+        | E::ErrInvalidCertificate
+        | E::ErrNoCertificates
+        | E::ErrCertificateVerifyNoCertificate
+        | E::ErrClientCertificateNotVerified
+        | E::ErrClientCertificateRequired
+        | E::ErrVerifyDataMismatch => true,
+        _ => false,
+    }
 }
+
+/// Our certificate check's verdict (see [`Dtls::new`]).
+const FINGERPRINT_MISMATCH: &str = "certificate does not match a=fingerprint";
 
 #[cfg(test)]
 mod tests {
@@ -440,6 +453,31 @@ mod tests {
         let (kc, ks, _) = pump(&mut client, &mut server, now);
         assert!(kc.is_none() && ks.is_none());
         assert!(matches!(server.state, State::Failed(_)), "{:?}", server.state);
+    }
+
+    /// A peer that never answers: retransmissions, then `Failed` after HANDSHAKE_TIMEOUT.
+    #[test]
+    fn handshake_times_out() {
+        let (ia, ib) = (Identity::generate().unwrap(), Identity::generate().unwrap());
+        let t0 = Instant::now();
+        let mut client = Dtls::new(&ia, true, &parse_fingerprint(&ib.fingerprint).unwrap()).unwrap();
+        client.start(t0);
+        let mut sent = 0;
+        while client.poll_transmit().is_some() {
+            sent += 1;
+        }
+        let mut now = t0;
+        while let Some(due) = client.next_timeout() {
+            assert!(due <= t0 + HANDSHAKE_TIMEOUT, "timer beyond the handshake timeout");
+            now = due.max(now + Duration::from_millis(1));
+            client.on_timeout(now);
+            while client.poll_transmit().is_some() {
+                sent += 1;
+            }
+        }
+        assert!(matches!(&client.state, State::Failed(why) if why.contains("timed out")), "{:?}", client.state);
+        assert!(sent >= 3, "ClientHello retransmitted: {sent} datagrams");
+        assert!(now >= t0 + HANDSHAKE_TIMEOUT);
     }
 
     #[test]
