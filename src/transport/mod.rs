@@ -7,3 +7,4 @@ pub mod ice;
 pub mod ice_full;
 pub mod sdes;
 pub mod srtp;
+pub mod srtp_rtp;

@@ -1,7 +1,9 @@
-//! SRTP/SRTCP protect and unprotect for one direction of one socket (rtc-srtp, the
-//! sans-I/O generation), with replay protection on (it is off by default in rtc-srtp).
+//! SRTP/SRTCP protect and unprotect for one direction of one socket, with replay
+//! protection on: RTP through our in-place transform (`srtp_rtp`), SRTCP through rtc-srtp
+//! (the sans-I/O generation; replay protection is off by default there and switched on).
 
 use super::sdes::SrtpKey;
+use super::srtp_rtp::{self, SrtpRtp};
 use bytes::BytesMut;
 use rtc_srtp::context::Context;
 use rtc_srtp::option::{srtcp_replay_protection, srtp_replay_protection};
@@ -11,7 +13,10 @@ const REPLAY_WINDOW: usize = 128;
 
 pub struct Srtp {
     pub key: SrtpKey,
+    /// SRTCP (and RTP for callers that want a fresh buffer, such as the load tool).
     ctx: Context,
+    /// RTP on the relay path, in place.
+    rtp: SrtpRtp,
 }
 
 impl Srtp {
@@ -28,11 +33,23 @@ impl Srtp {
             provider.crypto(),
         )
         .map_err(|e| format!("SRTP context: {e}"))?;
-        Ok(Srtp { key, ctx })
+        let rtp = SrtpRtp::new(&key)?;
+        Ok(Srtp { key, ctx, rtp })
     }
 
-    /// Authenticates and decrypts; an error for a bad tag, a replay or garbage. The
-    /// buffer is rtc-srtp's own (one allocation per packet, no further copy).
+    /// Unprotects the SRTP packet `pkt` in place (allocation-free); the plain length.
+    pub fn unprotect_rtp(&mut self, pkt: &mut [u8]) -> Result<usize, srtp_rtp::Error> {
+        self.rtp.unprotect(pkt)
+    }
+
+    /// Protects the RTP packet `buf[..len]` in place; `buf` needs `srtp_rtp::MAX_TAG`
+    /// bytes of room after it. The SRTP length.
+    pub fn protect_rtp(&mut self, buf: &mut [u8], len: usize) -> Result<usize, srtp_rtp::Error> {
+        self.rtp.protect(buf, len)
+    }
+
+    /// Authenticates and decrypts through rtc-srtp; an error for a bad tag, a replay or
+    /// garbage. The buffer is rtc-srtp's own (one allocation per packet).
     pub fn unprotect(&mut self, pkt: &[u8], rtcp: bool) -> Result<BytesMut, String> {
         let r = if rtcp { self.ctx.decrypt_rtcp(pkt) } else { self.ctx.decrypt_rtp(pkt) };
         r.map_err(|e| e.to_string())

@@ -17,6 +17,7 @@ use crate::transport::ice::{IceLite, Outcome};
 use crate::transport::ice_full::IceFull;
 use crate::transport::sdes::SrtpKey;
 use crate::transport::srtp::Srtp;
+use crate::transport::srtp_rtp::MAX_TAG;
 use rtc_crypto::RTCCryptoProvider;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -213,7 +214,9 @@ impl SocketTable {
     #[inline]
     pub fn on_readable(&mut self, h: Handle, buf: &mut [u8], now: u64, st: &mut WorkerStats) {
         let Some(Some(s)) = self.socks.get_mut(h as usize) else { return };
-        let (len, from) = match sys::recv_from(s.fd.as_raw_fd(), buf) {
+        // room after the packet for an SRTP tag, so it is protected in place
+        let cap = buf.len().saturating_sub(MAX_TAG);
+        let (len, from) = match sys::recv_from(s.fd.as_raw_fd(), &mut buf[..cap]) {
             Ok(Some(x)) => x,
             Ok(None) => return,
             Err(_) => {
@@ -221,14 +224,14 @@ impl SocketTable {
                 return;
             }
         };
-        if len > buf.len() {
+        if len > cap {
             // truncated (MSG_TRUNC reports the real length): not a packet we relay
             s.rep.rtp.errors += 1;
             st.junk += 1;
             return;
         }
-        let pkt = &buf[..len];
         if s.rtc.is_some() && len > 0 {
+            let pkt = &buf[..len];
             // RFC 7983: 0–3 STUN, 20–63 DTLS, 128–191 RTP/RTCP
             match pkt[0] {
                 0..=3 => {
@@ -243,7 +246,7 @@ impl SocketTable {
                 _ => {}
             }
         }
-        let (is_rtcp, fwd) = match classify(pkt) {
+        let (is_rtcp, fwd) = match classify(&buf[..len]) {
             Kind::Rtp(_) if !s.rtcp_only => (false, s.fwd_rtp),
             Kind::Rtcp(_) => (true, s.fwd_rtcp),
             _ => {
@@ -253,19 +256,22 @@ impl SocketTable {
             }
         };
         // SRTP is authenticated before anything else: a packet that fails is never
-        // relayed and never used to learn an address
-        let plain = if s.secure {
-            match s.srtp_rx.as_mut().map(|c| c.unprotect(pkt, is_rtcp)) {
-                Some(Ok(p)) => Some(p),
-                _ => {
-                    s.rep.rtp.errors += 1;
-                    st.srtp_errors += 1;
-                    return;
-                }
+        // relayed and never used to learn an address. RTP is unprotected in place;
+        // SRTCP (a few packets a second) through rtc-srtp into a buffer of its own.
+        let mut plain_len = len;
+        let mut plain_rtcp = None;
+        if s.secure {
+            let ok = match s.srtp_rx.as_mut() {
+                Some(c) if is_rtcp => c.unprotect(&buf[..len], true).map(|p| plain_rtcp = Some(p)).is_ok(),
+                Some(c) => c.unprotect_rtp(&mut buf[..len]).map(|n| plain_len = n).is_ok(),
+                None => false,
+            };
+            if !ok {
+                s.rep.rtp.errors += 1;
+                st.srtp_errors += 1;
+                return;
             }
-        } else {
-            None
-        };
+        }
         match s.ep.on_packet(from, now) {
             Verdict::Accept => {}
             // ICE: media is accepted from every address that passed a check (RFC 8445
@@ -290,7 +296,6 @@ impl SocketTable {
         c.packets += 1;
         c.bytes += len as u64;
         s.rep.last_packet_ns = now;
-        let payload: &[u8] = plain.as_deref().unwrap_or(pkt);
         let out = match self.socks.get_mut(fwd as usize) {
             Some(Some(o)) => o,
             _ => {
@@ -302,20 +307,33 @@ impl SocketTable {
             st.undeliverable += 1;
             return;
         };
-        let sealed;
-        let wire: &[u8] = if out.secure {
-            match out.srtp_tx.as_mut().map(|c| c.protect(payload, is_rtcp)) {
-                Some(Ok(p)) => {
-                    sealed = p;
-                    &sealed
+        let sealed_rtcp;
+        let wire: &[u8] = if !out.secure {
+            plain_rtcp.as_deref().unwrap_or(&buf[..plain_len])
+        } else {
+            let Some(c) = out.srtp_tx.as_mut() else {
+                st.undeliverable += 1;
+                return;
+            };
+            let r = if is_rtcp {
+                let p = plain_rtcp.as_deref().unwrap_or(&buf[..plain_len]);
+                match c.protect(p, true) {
+                    Ok(p) => {
+                        sealed_rtcp = p;
+                        Some(&sealed_rtcp[..])
+                    }
+                    Err(_) => None,
                 }
-                _ => {
+            } else {
+                c.protect_rtp(buf, plain_len).ok().map(|n| &buf[..n])
+            };
+            match r {
+                Some(w) => w,
+                None => {
                     st.undeliverable += 1;
                     return;
                 }
             }
-        } else {
-            payload
         };
         match sys::send_to(out.fd.as_raw_fd(), wire, &dst) {
             Ok(_) => {
