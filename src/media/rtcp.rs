@@ -47,8 +47,9 @@ pub struct Source {
     transit: u32,
     arrival_ns: u64,
     /// Interarrival jitter × 16 (RFC 3550 A.8), in RTP units (u64: garbage timestamps
-    /// cannot overflow it).
+    /// cannot overflow it), and the clock rate of the last packet's payload type.
     jitter: u64,
+    pub clock: u32,
     /// Whether any RTP came from this source (an SR alone makes no report block).
     pub has_rtp: bool,
     /// Last SR from this source: NTP middle 32 bits, and when it arrived (0 = none).
@@ -125,6 +126,15 @@ impl Source {
     /// Interarrival jitter in RTP units.
     pub fn jitter(&self) -> u32 {
         (self.jitter >> 4).min(u32::MAX as u64) as u32
+    }
+
+    /// Interarrival jitter in µs (0 when the clock rate is unknown).
+    pub fn jitter_us(&self) -> u64 {
+        if self.clock == 0 {
+            0
+        } else {
+            (self.jitter >> 4) * 1_000_000 / self.clock as u64
+        }
     }
 
     /// A.3: the fraction lost since the last report (and the interval starts again).
@@ -436,6 +446,7 @@ impl Rtcp {
         let clock = self.clock(h.payload_type);
         let s = self.source(h.ssrc);
         s.update_seq(h.sequence);
+        s.clock = clock;
         if clock != 0 {
             // arrival in RTP units relative to an origin of our own: only differences matter
             let arrival = units(now, clock) as u32;
@@ -826,6 +837,31 @@ mod tests {
         // a buffer too small builds nothing rather than a truncated packet
         let mut small = [0u8; 20];
         assert_eq!(r.build(MS, 1 << 32, &mut small), 0);
+    }
+
+    #[test]
+    fn an_independent_parser_reads_the_compound() {
+        use rtc_rtcp::compound_packet::CompoundPacket;
+        use rtc_rtcp::sender_report::SenderReport;
+        let mut r = rtcp();
+        for seq in (1..=20u16).filter(|&s| s != 7) {
+            r.on_rtp_received(&hdr(seq, seq as u32 * 160, 0x1234), seq as u64 * 20 * MS);
+        }
+        r.on_rtp_received(&hdr(1, 0, 0x5678), 0);
+        for seq in 1..=10u16 {
+            r.on_rtp_sent(&hdr(seq, seq as u32 * 160, 0xaaaa), 160, seq as u64 * 20 * MS);
+        }
+        let mut buf = [0u8; 512];
+        let n = r.build(500 * MS, 0x1234_5678_9abc_def0, &mut buf);
+        let mut raw = &buf[..n];
+        let c = CompoundPacket(rtc_rtcp::packet::unmarshal(&mut raw).expect("rtc-rtcp parses it"));
+        c.validate().expect("RFC 3550 compound: SR first, CNAME");
+        assert_eq!(&c.cname().unwrap()[..], r.cname().as_bytes());
+        let sr = c.0[0].as_any().downcast_ref::<SenderReport>().unwrap();
+        assert_eq!((sr.ssrc, sr.ntp_time, sr.packet_count, sr.octet_count), (0xaaaa, 0x1234_5678_9abc_def0, 10, 1600));
+        assert_eq!(sr.reports.len(), 2);
+        let b = sr.reports.iter().find(|b| b.ssrc == 0x1234).unwrap();
+        assert_eq!((b.total_lost, b.last_sequence_number, b.fraction_lost), (1, 20, (256 / 20) as u8));
     }
 
     #[test]
