@@ -7,7 +7,9 @@ use eagw::config::{Config, Learning};
 use eagw::media::endpoint::Endpoint;
 use eagw::media::rtp::classify;
 use eagw::sdp::Family;
-use eagw::session::{Crypt, LearnOpts, MediaSockets, Wiring};
+use eagw::media::rtcp::Rtcp;
+use eagw::media::rtp::Kind;
+use eagw::session::{Crypt, LearnOpts, MediaSockets, RtcpGen, Wiring};
 use eagw::transport::sdes::{Suite, SrtpKey};
 use eagw::transport::srtp::Srtp;
 use criterion::BatchSize;
@@ -36,8 +38,8 @@ fn relay(c: &mut Criterion) {
     let caller = UdpSocket::bind("127.0.0.1:0").unwrap();
     let callee = UdpSocket::bind("127.0.0.1:0").unwrap();
     let learn = LearnOpts { mode: Learning::Delayed, handover: false, asymmetric: false };
-    t.wire(a.handle, Wiring { peer: Some(caller.local_addr().unwrap()), learn, fwd_rtp: Some(b.handle), fwd_rtcp: Some(b.handle), rtcp_only: false, crypt: Crypt::Plain, ice: None });
-    t.wire(b.handle, Wiring { peer: Some(callee.local_addr().unwrap()), learn, fwd_rtp: Some(a.handle), fwd_rtcp: Some(a.handle), rtcp_only: false, crypt: Crypt::Plain, ice: None });
+    t.wire(a.handle, Wiring { peer: Some(caller.local_addr().unwrap()), learn, fwd_rtp: Some(b.handle), fwd_rtcp: Some(b.handle), rtcp_only: false, crypt: Crypt::Plain, ice: None, rtcp_gen: None });
+    t.wire(b.handle, Wiring { peer: Some(callee.local_addr().unwrap()), learn, fwd_rtp: Some(a.handle), fwd_rtcp: Some(a.handle), rtcp_only: false, crypt: Crypt::Plain, ice: None, rtcp_gen: None });
     let pkt = rtp_packet();
     let mut buf = vec![0u8; 65536];
     let mut rbuf = [0u8; 2048];
@@ -71,8 +73,8 @@ fn relay(c: &mut Criterion) {
         let (sp, _) = t.open(0, Family::Ip4, false).unwrap();
         let (d, _) = t.open(0, Family::Ip4, false).unwrap();
         let srtp_peer = UdpSocket::bind("127.0.0.1:0").unwrap();
-        t.wire(sp.handle, Wiring { peer: Some(srtp_peer.local_addr().unwrap()), learn, fwd_rtp: Some(d.handle), fwd_rtcp: Some(d.handle), rtcp_only: false, crypt: Crypt::Srtp { rx: Some(key.clone()), tx: Some(key.clone()) }, ice: None });
-        t.wire(d.handle, Wiring { peer: Some(callee.local_addr().unwrap()), learn, fwd_rtp: Some(sp.handle), fwd_rtcp: Some(sp.handle), rtcp_only: false, crypt: Crypt::Plain, ice: None });
+        t.wire(sp.handle, Wiring { peer: Some(srtp_peer.local_addr().unwrap()), learn, fwd_rtp: Some(d.handle), fwd_rtcp: Some(d.handle), rtcp_only: false, crypt: Crypt::Srtp { rx: Some(key.clone()), tx: Some(key.clone()) }, ice: None, rtcp_gen: None });
+        t.wire(d.handle, Wiring { peer: Some(callee.local_addr().unwrap()), learn, fwd_rtp: Some(sp.handle), fwd_rtcp: Some(sp.handle), rtcp_only: false, crypt: Crypt::Plain, ice: None, rtcp_gen: None });
         let mut tx = Srtp::new(key).unwrap();
         let mut seq: u16 = 0;
         g.bench_function(name, |bch| {
@@ -92,6 +94,23 @@ fn relay(c: &mut Criterion) {
             )
         });
     }
+    // generate-RTCP on both legs: the same relay plus the statistics of both sides
+    let (ga, _) = t.open(0, Family::Ip4, false).unwrap();
+    let (gb, _) = t.open(0, Family::Ip4, false).unwrap();
+    let gen = |h: u32| Some(RtcpGen::Report { out: h, clocks: vec![(0, 8000)] });
+    t.wire(ga.handle, Wiring { peer: Some(caller.local_addr().unwrap()), learn, fwd_rtp: Some(gb.handle), fwd_rtcp: Some(gb.handle), rtcp_only: false, crypt: Crypt::Plain, ice: None, rtcp_gen: gen(ga.handle) });
+    t.wire(gb.handle, Wiring { peer: Some(callee.local_addr().unwrap()), learn, fwd_rtp: Some(ga.handle), fwd_rtcp: Some(ga.handle), rtcp_only: false, crypt: Crypt::Plain, ice: None, rtcp_gen: gen(gb.handle) });
+    let mut seq: u16 = 0;
+    let mut gpkt = rtp_packet();
+    g.bench_function("eagw_worker_generate_rtcp", |bch| {
+        bch.iter(|| {
+            seq = seq.wrapping_add(1);
+            gpkt[2..4].copy_from_slice(&seq.to_be_bytes());
+            caller.send_to(&gpkt, ga.bound).unwrap();
+            t.on_readable(ga.handle, &mut buf, sys::mono_ns(), &mut st);
+            callee.recv(&mut rbuf).unwrap()
+        })
+    });
     g.finish();
     assert!(st.packets_relayed > 0 && st.foreign == 0 && st.junk == 0 && st.srtp_errors == 0, "{st:?}");
 
@@ -149,5 +168,24 @@ fn srtp_transform(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, relay, srtp_transform);
+/// generate-RTCP's per-packet work alone: receiver statistics (A.1 sequence, A.8 jitter)
+/// of a packet received and sender counts of a packet sent.
+fn rtcp_stats(c: &mut Criterion) {
+    let mut r = Rtcp::new(1, 5_000_000_000, 0);
+    r.set_clocks(&[(0, 8000)]);
+    let Kind::Rtp(mut h) = classify(&rtp_packet()) else { panic!() };
+    let mut now = 0u64;
+    c.bench_function("rtcp_stats_update_rx_and_tx", |bch| {
+        bch.iter(|| {
+            h.sequence = h.sequence.wrapping_add(1);
+            h.timestamp = h.timestamp.wrapping_add(160);
+            now += 20_000_000;
+            r.on_rtp_received(black_box(&h), now);
+            r.on_rtp_sent(black_box(&h), 160, now);
+        })
+    });
+    black_box(r.sources[0].received);
+}
+
+criterion_group!(benches, relay, srtp_transform, rtcp_stats);
 criterion_main!(benches);

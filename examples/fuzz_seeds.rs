@@ -1,4 +1,4 @@
-//! Writes the seeds of the `stun` and `dtls` fuzz targets into fuzz/seeds/: connectivity
+//! Writes the seeds of the `stun`, `dtls` and `rtcp` fuzz targets into fuzz/seeds/: connectivity
 //! checks made with `binding_request` (right and wrong credentials, in the stun target's
 //! record format), and the datagrams of a real handshake between two `Dtls` instances.
 //!
@@ -113,8 +113,59 @@ fn dtls_seeds(dir: &Path) {
     }
 }
 
+/// The rtcp target's records (fuzz/fuzz_targets/rtcp.rs): the party's RTCP, RTP both
+/// ways, reports; and a report of eagw's as raw input.
+fn rtcp_seeds(dir: &Path) {
+    use eagw::media::rtcp::Rtcp;
+    use eagw::media::rtp::RtpHeader;
+    let rtp = |out: &mut Vec<u8>, kind: u8, seq: u16, ts: u32, ssrc: u8, pt: u8, dt: u8| {
+        out.push(kind);
+        out.extend_from_slice(&seq.to_be_bytes());
+        out.extend_from_slice(&ts.to_be_bytes());
+        out.extend_from_slice(&[ssrc, pt, dt]);
+    };
+    let mut sr = vec![0x80, 200, 0, 6, 0, 0, 0, 5];
+    sr.extend_from_slice(&[0, 1, 0x23, 0x45, 0x67, 0x89, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 90]);
+    let mut rr = vec![0x81, 201, 0, 7, 0, 0, 0, 5, 0, 0, 0, 0xaa, 0x1a, 0, 0, 3];
+    rr.extend_from_slice(&[0, 0, 0, 10, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0]);
+    let mut s = vec![0, sr.len() as u8];
+    s.extend_from_slice(&sr);
+    for i in 0..20u16 {
+        if i != 7 {
+            rtp(&mut s, 1, i, i as u32 * 160, 5, 0, 20);
+        }
+        rtp(&mut s, 2, 100 + i, i as u32 * 960, 0xaa, 111, 0);
+    }
+    s.push(3);
+    s.extend_from_slice(&[0, rr.len() as u8]);
+    s.extend_from_slice(&rr);
+    s.push(3);
+    write(dir, "sr_rtp_rr.bin", &s);
+    let mut s = vec![];
+    for i in 0..12u32 {
+        rtp(&mut s, 1, 65530u16.wrapping_add(i as u16), i * 160, 1, 8, 20 + (i % 3) as u8 * 5);
+    }
+    rtp(&mut s, 1, 3, 0, 1, 8, 20); // late
+    rtp(&mut s, 1, 30000, 0, 1, 8, 20); // a jump
+    rtp(&mut s, 1, 30001, 0, 1, 8, 20); // a restart
+    s.push(3);
+    write(dir, "wrap_reorder_jump.bin", &s);
+    // a compound of eagw's own, as raw input
+    let mut r = Rtcp::new(1, 5_000_000_000, 0);
+    r.set_clocks(&[(0, 8000)]);
+    let h = |seq: u16, ssrc: u32| RtpHeader { marker: false, payload_type: 0, sequence: seq, timestamp: seq as u32 * 160, ssrc, payload_offset: 12 };
+    for i in 0..10 {
+        r.on_rtp_received(&h(i, 5), i as u64 * 20_000_000);
+        r.on_rtp_sent(&h(i, 6), 160, i as u64 * 20_000_000);
+    }
+    let mut buf = [0u8; 512];
+    let n = r.build(300_000_000, 0x1234_5678_9abc_def0, &mut buf);
+    write(dir, "eagw_report.bin", &buf[..n]);
+}
+
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds");
+    rtcp_seeds(&root.join("rtcp"));
     stun_seeds(&root.join("stun"));
     dtls_seeds(&root.join("dtls"));
     println!("seeds written to {}", root.display());

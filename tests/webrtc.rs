@@ -3,7 +3,8 @@
 //! both offer directions and both DTLS roles; speech from espeak-ng both ways, scored
 //! with NB-PESQ. The calls are run by `tests/interop/webrtc/call.py` (see its README);
 //! each asserts its own checks and this test asserts them again from the JSON, plus
-//! eagw's own counters. Calls run one at a time: PESQ and the browser's concealment
+//! eagw's own counters (one aiortc call with `generate-RTCP`: eagw's SR/RR read by aiortc's
+//! RTCP stack and parser). Calls run one at a time: PESQ and the browser's concealment
 //! figures are honest only on a machine that is not saturated.
 
 mod common;
@@ -101,6 +102,16 @@ fn aiortc_through_eagw_to_plain_and_sdes_ims_peers() {
     let r = call(&e, "aiortc", &["--ims", "sdes"]);
     assert!(r["checks"]["ims_srtp_auth_ok"] == true);
     call(&e, "aiortc", &["--offerer", "ims", "--ims", "sdes", "--codec", "PCMA"]);
+    // generate-RTCP: eagw's own SR/RR to both sides; aiortc shows remote-inbound-rtp (loss,
+    // RTT) from eagw's report blocks, aiortc's parser reads what the IMS side gets, and
+    // eagw has an RTT from aiortc's RR about eagw's SR
+    let r = call(&e, "aiortc", &["--generate-rtcp"]);
+    for k in ["client_remote_inbound_from_relay", "client_rtt_from_relay", "ims_rtcp_from_relay_parses", "ims_rtcp_reports_ims_stream", "relay_rtt_from_client_rr"] {
+        assert!(r["checks"][k] == true, "{k}: {}", r["checks"]);
+    }
+    assert_eq!(r["client_stats"]["remoteInbound"]["packetsLost"], 0, "{}", r["client_stats"]);
+    assert!(total(&mut e, "rtcpgenerated") >= 2 && total(&mut e, "rtcpconsumed") >= 2);
+    assert_eq!(total(&mut e, "rtcperrors"), 0);
     assert!(total(&mut e, "dtlshandshakes") >= 5);
     assert_eq!(total(&mut e, "srtperrors"), 0, "no SRTP failures in clean calls");
     e.terminate();

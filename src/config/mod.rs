@@ -102,6 +102,9 @@ pub struct Media {
     /// (ECDSA P-256). Empty: a fresh self-signed one at every start (browsers check the
     /// fingerprint in SDP, never a CA chain, so this is the usual choice).
     pub dtls_certificate: String,
+    /// `generate-RTCP`: interval between eagw's reports to a party (plus 0–1 s of random
+    /// dispersion), rtpengine's `--rtcp-interval`.
+    pub rtcp_interval_ms: u64,
 }
 
 impl Default for Media {
@@ -116,6 +119,7 @@ impl Default for Media {
             tos: 0,
             socket_rcvbuf: 0,
             dtls_certificate: String::new(),
+            rtcp_interval_ms: 5000,
         }
     }
 }
@@ -206,6 +210,9 @@ impl Config {
                     return Err(err(a.span(), format!("{:?} is not an address:port", a.get_ref())));
                 }
             }
+        }
+        if !(100..=60_000).contains(&self.media.rtcp_interval_ms) {
+            return Err(ConfigError(format!("{origin}: rtcp_interval_ms must be 100..60000")));
         }
         if self.media.learning_window_ms > 60_000 {
             return Err(ConfigError(format!("{origin}: learning_window_ms must be at most 60000")));

@@ -99,6 +99,17 @@ fn apply_kv(o: &mut Options, key: &str, v: &Value) -> Result<(), String> {
             o.warnings.push(format!("{key} is not supported yet; ignored"));
         }
         "transport-protocol" => o.transport_protocol = Some(need_str(key, v)?),
+        "generate-rtcp" => {
+            let s = norm(&scalar(v).unwrap_or_default());
+            o.generate_rtcp = match s.as_str() {
+                "on" | "yes" | "1" | "true" | "enable" => Some(true),
+                "off" | "no" | "0" | "false" | "disable" => Some(false),
+                _ => {
+                    o.warnings.push(format!("generate RTCP={s}: not on or off; ignored"));
+                    o.generate_rtcp
+                }
+            };
+        }
         "ice-lite" => match norm(&need_str(key, v)?).as_str() {
             "off" | "no" | "none" | "disable" => o.ice_full = true,
             s => o.warnings.push(format!("ICE-lite={s}: eagw is ICE-lite towards full agents already; ignored")),
@@ -187,7 +198,7 @@ fn apply_kv(o: &mut Options, key: &str, v: &Value) -> Result<(), String> {
         | "to-label" | "all" | "template" | "output-destination" | "recording-file" | "recording-dir"
         | "recording-pattern" | "trigger" | "trigger-end" | "dtmf-delay" | "dtmf-security"
         | "frequency" | "volume" | "digit" | "code" | "duration" | "media-echo" | "moh"
-        | "delay-buffer" | "audio-player" | "sip-source-address" | "generate-rtcp" | "trickle-ice" => {}
+        | "delay-buffer" | "audio-player" | "sip-source-address" | "trickle-ice" => {}
         other => tracing::warn!("unknown ng key {other:?} ignored"),
     }
     Ok(())
@@ -257,7 +268,8 @@ pub fn apply_flag(o: &mut Options, token: &str) {
         // trickle fragments carry no SDP eagw needs (it offers only host candidates); mids
         // are always echoed
         "trickle-ice" | "fragment" | "generate-mid" => {}
-        "generate-rtcp" | "reject-ice" | "pierce-nat" | "nat-wait" | "recrypt" => {
+        "generate-rtcp" => o.generate_rtcp = Some(true),
+        "reject-ice" | "pierce-nat" | "nat-wait" | "recrypt" => {
             o.warnings.push(format!("{token} is not supported yet; ignored"))
         }
         "loop-protect" | "record-call" | "no-redis-update" | "to-tag" | "directional" | "reset" | "all"
@@ -390,6 +402,21 @@ mod tests {
         assert_eq!(o.delete_delay, Some(5));
         assert_eq!(o.codec_strip, vec!["PCMA"]);
         assert!(o.no_rtcp_attribute);
+    }
+
+    #[test]
+    fn generate_rtcp_forms() {
+        let on = |v: Value| parse_options(&v).unwrap().generate_rtcp;
+        let d = |k: &str, v: Value| Value::Dict(vec![(k.as_bytes().to_vec(), v)]);
+        assert_eq!(on(d("generate RTCP", Value::str("on"))), Some(true));
+        assert_eq!(on(d("generate-RTCP", Value::str("off"))), Some(false));
+        assert_eq!(on(d("generate_rtcp", Value::int(1))), Some(true)); // JSON true
+        assert_eq!(on(d("flags", Value::List(vec![Value::str("generate-RTCP")]))), Some(true));
+        assert_eq!(on(d("rtpp-flags", Value::str("replace-origin generate-RTCP"))), Some(true));
+        assert_eq!(on(d("rtpp-flags", Value::str("generate-RTCP=off"))), Some(false));
+        assert_eq!(on(d("flags", Value::List(vec![]))), None);
+        let o = parse_options(&d("generate RTCP", Value::str("maybe"))).unwrap();
+        assert_eq!((o.generate_rtcp, o.warnings.len()), (None, 1));
     }
 
     #[test]

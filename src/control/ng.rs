@@ -206,6 +206,9 @@ impl Dispatcher {
             .val("dtlsfailures", i(s.dtls_failures))
             .val("dtlserrors", i(s.dtls_errors))
             .val("consentexpired", i(s.consent_expired))
+            .val("rtcpgenerated", i(s.rtcp_generated))
+            .val("rtcpconsumed", i(s.rtcp_consumed))
+            .val("rtcperrors", i(s.rtcp_errors))
             .val("errors", i(s.errors))
             .build();
         let mut ctl = DictBuilder::new();
@@ -265,6 +268,22 @@ fn stream(s: &StreamReport) -> Value {
             .int("DTLS errors", w.dtls_errors.min(i64::MAX as u64) as i64)
             .int("ICE checks", w.ice_checks.min(i64::MAX as u64) as i64)
             .int("STUN errors", w.stun_errors.min(i64::MAX as u64) as i64);
+    }
+    if let Some(g) = &s.rtcp_gen {
+        let n = |v: u64| Value::int(v.min(i64::MAX as u64) as i64);
+        let mut r = DictBuilder::new()
+            .val("reports sent", n(g.reports_sent))
+            .val("SRs received", n(g.srs_received))
+            .val("RRs received", n(g.rrs_received))
+            .int("lost", g.lost)
+            .int("highest seq", g.highest_seq as i64)
+            .val("jitter us", n(g.jitter_us))
+            .int("peer lost", g.remote_lost as i64)
+            .int("peer fraction lost", g.remote_fraction_lost as i64);
+        if let Some(rtt) = g.rtt_us {
+            r = r.val("RTT us", n(rtt));
+        }
+        d = d.val("generated RTCP", r.build());
     }
     d.int("last packet", s.last_packet as i64)
         .val("flags", Value::List(s.flags.iter().map(|f| Value::str(*f)).collect()))

@@ -434,6 +434,9 @@ pub async fn metrics(d: &Dispatcher) -> String {
     m("dtls_failures_total", "counter", "DTLS-SRTP handshakes failed (fingerprint, timeout, alert).", s.dtls_failures);
     m("dtls_errors_total", "counter", "DTLS records dropped (garbage, unvalidated source, no fingerprint yet).", s.dtls_errors);
     m("ice_consent_expired_total", "counter", "ICE streams that stopped sending: no consent check for 30 s.", s.consent_expired);
+    m("rtcp_generated_total", "counter", "generate-RTCP: SR/RR compound packets eagw sent.", s.rtcp_generated);
+    m("rtcp_consumed_total", "counter", "generate-RTCP: parties' RTCP packets read and not relayed.", s.rtcp_consumed);
+    m("rtcp_errors_total", "counter", "generate-RTCP: parties' RTCP that did not parse, dropped.", s.rtcp_errors);
     m("ng_errors_total", "counter", "ng requests answered with an error.", c.errors.load(Ordering::Relaxed));
     m("ng_malformed_total", "counter", "ng requests that could not be decoded.", c.malformed.load(Ordering::Relaxed));
     m("ng_retransmissions_total", "counter", "ng requests answered from the cookie cache.", c.retransmissions.load(Ordering::Relaxed));

@@ -2,4 +2,5 @@
 //! relay. Codecs, jitter buffers and transcoding pipelines arrive here in later issues.
 
 pub mod endpoint;
+pub mod rtcp;
 pub mod rtp;

@@ -3,7 +3,7 @@
 use super::options::DtlsMode;
 use super::webrtc::{self, DtlsSide, Setup};
 use super::{
-    Crypt, Handle, IceMode, Interfaces, LearnOpts, LocalPort, MediaSockets, NgError, Options, Wiring,
+    Crypt, Handle, IceMode, Interfaces, LearnOpts, LocalPort, MediaSockets, NgError, Options, RtcpGen, Wiring,
 };
 use crate::config::Learning;
 use crate::transport::ice::Creds;
@@ -24,6 +24,8 @@ pub struct Call {
     pub timed_out: bool,
     /// Monotonic ns of the last signalling event (media timeout counts from here too).
     pub last_activity_ns: u64,
+    /// `generate-RTCP`: eagw terminates RTCP on every leg and sends its own SR/RR.
+    pub generate_rtcp: bool,
 }
 
 #[derive(Debug)]
@@ -78,6 +80,8 @@ pub struct MediaState {
     pub ice_controlling: bool,
     /// DTLS-SRTP towards this party, terminated by eagw.
     pub dtls: Option<DtlsSide>,
+    /// RTP clock rate per payload type of the party's SDP (rtpmap, else RFC 3551 static).
+    pub clocks: Vec<(u8, u32)>,
 }
 
 impl MediaState {
@@ -201,6 +205,14 @@ fn static_codec(pt: &str) -> Option<(&'static str, u32)> {
         "18" => ("G729", 8000),
         _ => return None,
     })
+}
+
+/// The clock rate of each payload type of `m` (for RTCP statistics).
+fn clocks_of(m: &Media) -> Vec<(u8, u32)> {
+    m.formats
+        .iter()
+        .filter_map(|pt| Some((pt.trim().parse::<u8>().ok().filter(|&p| p < 128)?, codec_of(m, pt)?.1)))
+        .collect()
 }
 
 fn codec_of(m: &Media, pt: &str) -> Option<(String, u32)> {
@@ -411,6 +423,7 @@ impl Call {
             learn,
             timed_out: false,
             last_activity_ns: now_ns,
+            generate_rtcp: false,
         }
     }
 
@@ -430,6 +443,9 @@ impl Call {
         }
         self.learn.handover |= o.media_handover;
         self.learn.asymmetric |= o.asymmetric;
+        if let Some(g) = o.generate_rtcp {
+            self.generate_rtcp = g;
+        }
     }
 
     /// Closes every socket of the call.
@@ -526,6 +542,7 @@ impl Call {
                 ma.offered_mux = offered_mux;
                 ma.rejected = rejected;
                 ma.mid = m_in.attr("mid").map(|v| v.trim().to_string());
+                ma.clocks = clocks_of(m_in);
             }
             let a_ice = webrtc::ice_creds(&input, m_in);
             offerer_ice(&mut self.legs[a].medias[i], a_ice.clone())?;
@@ -703,6 +720,7 @@ impl Call {
                 let mb = &mut self.legs[b].medias[i];
                 mb.remote = remote;
                 mb.remote_rtcp = if answered_mux { remote } else { remote_rtcp };
+                mb.clocks = clocks_of(m_in);
                 mb.rtcp_mux = answered_mux || mb.rtcp_mux;
                 mb.rejected = m_in.port == 0;
                 if proto_kind(&m_in.proto) != proto_kind(&mb.proto) && !o.transport_protocol.as_deref().is_some_and(|p| p.eq_ignore_ascii_case("accept")) {
@@ -825,6 +843,14 @@ impl Call {
             },
         });
         let learn = if ice { LearnOpts { mode: Learning::Off, handover: false, asymmetric: false } } else { self.learn };
+        // generate-RTCP: the state towards `from`'s party lives on its RTP socket; reports
+        // leave where that party's RTCP goes (the RTP socket with rtcp-mux)
+        let own_rtcp = if from.rtcp_mux { rtp.handle } else { from.rtcp.map_or(rtp.handle, |p| p.handle) };
+        let gen = self.generate_rtcp.then(|| {
+            let mut clocks = to.clocks.clone();
+            clocks.extend_from_slice(&from.clocks);
+            RtcpGen::Report { out: own_rtcp, clocks }
+        });
         socks.wire(
             rtp.handle,
             Wiring {
@@ -835,6 +861,7 @@ impl Call {
                 rtcp_only: false,
                 crypt: from.crypt(),
                 ice: spec.clone(),
+                rtcp_gen: gen,
             },
         );
         if let Some(rtcp) = from.rtcp {
@@ -852,6 +879,7 @@ impl Call {
                     crypt,
                     // full ICE runs on the RTP component only (browsers mux)
                     ice: spec.map(|s| super::IceSpec { full: None, ..s }),
+                    rtcp_gen: self.generate_rtcp.then_some(RtcpGen::Consume { owner: rtp.handle }),
                 },
             );
         }
@@ -950,6 +978,7 @@ fn ensure_media(
         ice_full: false,
         ice_controlling: false,
         dtls: None,
+        clocks: vec![],
     };
     if leg.medias.len() > i {
         leg.medias[i] = st;

@@ -81,6 +81,20 @@ pub struct Wiring {
     /// eagw does ICE towards the party: the socket answers checks (and, full, sends its
     /// own) and sends only to the address nominated.
     pub ice: Option<IceSpec>,
+    /// `generate-RTCP`: eagw consumes the party's RTCP and sends its own (None: relayed).
+    pub rtcp_gen: Option<RtcpGen>,
+}
+
+/// `generate-RTCP` on one socket.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RtcpGen {
+    /// On the RTP socket facing the party: it keeps eagw's RTCP state towards the party
+    /// (what the party sends, what eagw sends it) and sends the reports out of `out`
+    /// (itself with rtcp-mux, else the leg's RTCP socket). `clocks`: RTP clock rate per
+    /// payload type, from the SDP (the party's own numbers win over the other side's).
+    Report { out: Handle, clocks: Vec<(u8, u32)> },
+    /// On a separate RTCP socket: the party's RTCP feeds the state kept on `owner`.
+    Consume { owner: Handle },
 }
 
 /// ICE on one socket: our credentials, and for a full agent the party's side too.
@@ -119,6 +133,26 @@ pub struct SocketReport {
     pub latched: Option<SocketAddr>,
     /// The ICE / DTLS state of the socket, when it does WebRTC.
     pub webrtc: Option<WebRtcReport>,
+    /// What eagw computed for its own RTCP towards the party (`generate-RTCP`).
+    pub rtcp_gen: Option<RtcpGenReport>,
+}
+
+/// What `query` shows of `generate-RTCP` on a stream (the RTP socket facing the party).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RtcpGenReport {
+    /// Reports eagw sent the party; SRs and report blocks about eagw's stream it sent back.
+    pub reports_sent: u64,
+    pub srs_received: u64,
+    pub rrs_received: u64,
+    /// From what the party sends (summed / the worst over its SSRCs): cumulative loss,
+    /// highest extended sequence number, interarrival jitter in µs.
+    pub lost: i64,
+    pub highest_seq: u32,
+    pub jitter_us: u64,
+    /// From the party's last report block about eagw's stream: its loss, and the RTT.
+    pub remote_lost: i32,
+    pub remote_fraction_lost: u8,
+    pub rtt_us: Option<u64>,
 }
 
 /// What `query` shows of a WebRTC socket.

@@ -70,6 +70,9 @@ pub struct Options {
     pub learning: Option<Learning>,
     pub media_handover: bool,
     pub asymmetric: bool,
+    /// `generate-RTCP` / `generate RTCP: on|off`: eagw consumes the parties' RTCP and sends
+    /// its own SR/RR to each (None: the call keeps what it had, off by default).
+    pub generate_rtcp: Option<bool>,
     /// `SIP-source-address`: use `received-from` instead of the SDP address.
     pub sip_source_address: bool,
     pub received_from: Option<IpAddr>,

@@ -54,6 +54,8 @@ pub struct StreamReport {
     pub crypto_suite: Option<&'static str>,
     /// ICE and DTLS of a WebRTC stream.
     pub webrtc: Option<super::WebRtcReport>,
+    /// generate-RTCP statistics of the stream (its RTP socket).
+    pub rtcp_gen: Option<super::RtcpGenReport>,
 }
 
 /// Converts a monotonic ns stamp to UNIX seconds, given both clocks now.
@@ -140,6 +142,7 @@ impl Call {
                         foreign: rep.foreign,
                         crypto_suite: suite,
                         webrtc: rep.webrtc,
+                        rtcp_gen: rep.rtcp_gen,
                     });
                 }
                 lr.medias.push(mr);

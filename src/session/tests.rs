@@ -471,3 +471,33 @@ fn full_ice_towards_a_lite_party_and_on_request() {
     let w = &s.wiring[&c.legs[1].medias[0].rtp.unwrap().handle];
     assert!(w.ice.as_ref().unwrap().full.as_ref().unwrap().controlling);
 }
+
+#[test]
+fn generate_rtcp_wires_a_report_per_party_and_can_be_turned_off() {
+    // A muxed (demux flag: A keeps mux, B gets separate RTCP), generate-RTCP on the offer
+    let (mut c, mut s) = setup();
+    let mut o = opts("a", None, OFFER);
+    o.rtcp_mux.demux = true;
+    o.generate_rtcp = Some(true);
+    c.offer(&o, &ifaces(), &mut s, 0).unwrap();
+    let mut a = opts("a", Some("b"), ANSWER);
+    a.rtcp_mux.demux = true;
+    c.answer(&a, &ifaces(), &mut s, 1).unwrap();
+    let (ma, mb) = (&c.legs[0].medias[0], &c.legs[1].medias[0]);
+    let (a_rtp, b_rtp, b_rtcp) = (ma.rtp.unwrap().handle, mb.rtp.unwrap().handle, mb.rtcp.unwrap().handle);
+    // A's reports leave by its RTP socket (mux), B's by B's RTCP socket, which feeds B's state
+    let Some(RtcpGen::Report { out, clocks }) = &s.wiring[&a_rtp].rtcp_gen else { panic!("{:?}", s.wiring[&a_rtp]) };
+    assert_eq!(*out, a_rtp);
+    // A's payload types (AMR-WB 16 kHz, static PCMU/PCMA) after B's
+    let clock = |pt: u8| clocks.iter().rev().find(|c| c.0 == pt).map(|c| c.1);
+    assert_eq!((clock(0), clock(8), clock(97), clock(101), clock(55)), (Some(8000), Some(8000), Some(16000), Some(8000), None));
+    assert!(matches!(&s.wiring[&b_rtp].rtcp_gen, Some(RtcpGen::Report { out, .. }) if *out == b_rtcp));
+    assert_eq!(s.wiring[&b_rtcp].rtcp_gen, Some(RtcpGen::Consume { owner: b_rtp }));
+    // a re-offer without the flag keeps it; `generate RTCP: off` ends it
+    let mut o = opts("a", Some("b"), OFFER);
+    c.offer(&o, &ifaces(), &mut s, 2).unwrap();
+    assert!(s.wiring[&a_rtp].rtcp_gen.is_some());
+    o.generate_rtcp = Some(false);
+    c.offer(&o, &ifaces(), &mut s, 3).unwrap();
+    assert!(s.wiring.values().all(|w| w.rtcp_gen.is_none()));
+}

@@ -34,6 +34,11 @@ pub struct WorkerStats {
     pub dtls_errors: u64,
     /// ICE streams that stopped sending: no consent check from the party for 30 s.
     pub consent_expired: u64,
+    /// generate-RTCP: reports eagw sent, the parties' RTCP packets it consumed, and those
+    /// that did not parse (counted, dropped).
+    pub rtcp_generated: u64,
+    pub rtcp_consumed: u64,
+    pub rtcp_errors: u64,
     pub errors: u64,
 }
 
@@ -58,6 +63,9 @@ impl WorkerStats {
         self.dtls_failures += o.dtls_failures;
         self.dtls_errors += o.dtls_errors;
         self.consent_expired += o.consent_expired;
+        self.rtcp_generated += o.rtcp_generated;
+        self.rtcp_consumed += o.rtcp_consumed;
+        self.rtcp_errors += o.rtcp_errors;
         self.errors += o.errors;
     }
 }

@@ -9,9 +9,12 @@ use super::sys;
 use super::WorkerStats;
 use crate::config::Config;
 use crate::media::endpoint::{Endpoint, Verdict};
+use crate::media::rtcp::{self, Rtcp};
 use crate::media::rtp::{classify, Kind};
 use crate::sdp::Family;
-use crate::session::{Crypt, DtlsPhase, Handle, LocalPort, MediaSockets, SocketReport, WebRtcReport, Wiring};
+use crate::session::{
+    Crypt, DtlsPhase, Handle, LocalPort, MediaSockets, RtcpGen, RtcpGenReport, SocketReport, WebRtcReport, Wiring,
+};
 use crate::transport::dtls::{self, Dtls, Fingerprint, Identity};
 use crate::transport::ice::{IceLite, Outcome};
 use crate::transport::ice_full::IceFull;
@@ -43,7 +46,37 @@ pub struct Sock {
     srtp_tx: Option<Box<Srtp>>,
     /// ICE and DTLS, on sockets facing a WebRTC party.
     rtc: Option<Box<Rtc>>,
+    /// generate-RTCP: eagw's RTCP towards this socket's party (on its RTP socket).
+    gen: Option<Box<Gen>>,
+    /// Whether the socket is on the table's list of report timers.
+    gen_timed: bool,
+    /// generate-RTCP on a separate RTCP socket: the RTP socket whose state its RTCP feeds.
+    gen_owner: u32,
     rep: SocketReport,
+}
+
+/// `generate-RTCP` state of one party: the statistics, and the socket reports leave by.
+struct Gen {
+    rtcp: Rtcp,
+    out: u32,
+}
+
+impl Gen {
+    fn report(&self) -> RtcpGenReport {
+        let r = &self.rtcp;
+        let heard = r.sources.iter().filter(|s| s.has_rtp);
+        RtcpGenReport {
+            reports_sent: r.reports_sent,
+            srs_received: r.srs_received,
+            rrs_received: r.rrs_received,
+            lost: heard.clone().map(|s| s.lost() as i64).sum(),
+            highest_seq: heard.clone().map(|s| s.extended_max()).max().unwrap_or(0),
+            jitter_us: heard.map(|s| s.jitter_us()).max().unwrap_or(0),
+            remote_lost: r.remote.lost,
+            remote_fraction_lost: r.remote.fraction_lost,
+            rtt_us: r.remote.rtt_ns.map(|n| n / 1000),
+        }
+    }
 }
 
 /// ICE on one socket: the lite responder (default) or a full agent.
@@ -134,6 +167,9 @@ pub struct SocketTable {
     handshaking: Vec<u32>,
     /// Sockets running a full ICE agent (its checks and consent timers).
     ice_agents: Vec<u32>,
+    /// Sockets with generate-RTCP state (their report timers).
+    gens: Vec<u32>,
+    rtcp_interval_ns: u64,
     identity: Arc<Identity>,
     crypto: Arc<dyn RTCCryptoProvider>,
 }
@@ -165,6 +201,8 @@ impl SocketTable {
             learning: Vec::new(),
             handshaking: Vec::new(),
             ice_agents: Vec::new(),
+            gens: Vec::new(),
+            rtcp_interval_ns: cfg.media.rtcp_interval_ms * 1_000_000,
             identity,
             crypto,
         })
@@ -246,9 +284,9 @@ impl SocketTable {
                 _ => {}
             }
         }
-        let (is_rtcp, fwd) = match classify(&buf[..len]) {
-            Kind::Rtp(_) if !s.rtcp_only => (false, s.fwd_rtp),
-            Kind::Rtcp(_) => (true, s.fwd_rtcp),
+        let (is_rtcp, fwd, hdr) = match classify(&buf[..len]) {
+            Kind::Rtp(h) if !s.rtcp_only => (false, s.fwd_rtp, Some(h)),
+            Kind::Rtcp(_) => (true, s.fwd_rtcp, None),
             _ => {
                 s.rep.rtp.errors += 1;
                 st.junk += 1;
@@ -296,6 +334,17 @@ impl SocketTable {
         c.packets += 1;
         c.bytes += len as u64;
         s.rep.last_packet_ns = now;
+        if let Some(h) = &hdr {
+            if let Some(g) = s.gen.as_deref_mut() {
+                g.rtcp.on_rtp_received(h, now);
+            }
+        } else if s.gen.is_some() || s.gen_owner != NONE {
+            // generate-RTCP: the party's RTCP is read, never relayed
+            let payload = plain_rtcp.as_deref().unwrap_or(&buf[..plain_len]);
+            return self.consume_rtcp(h, payload, now, st);
+        }
+        // (before protection encrypts it in place: the padding count is the last byte)
+        let sent_payload = hdr.map_or(0, |h| rtcp::payload_len(&buf[..plain_len], &h));
         let out = match self.socks.get_mut(fwd as usize) {
             Some(Some(o)) => o,
             _ => {
@@ -339,13 +388,103 @@ impl SocketTable {
             Ok(_) => {
                 st.packets_relayed += 1;
                 st.bytes_relayed += wire.len() as u64;
+                if let (Some(h), Some(g)) = (&hdr, out.gen.as_deref_mut()) {
+                    g.rtcp.on_rtp_sent(h, sent_payload, now);
+                }
             }
             Err(_) => st.undeliverable += 1,
         }
     }
 
-    /// Closes learning windows that have expired; runs DTLS retransmissions and timeouts.
+    /// The party's RTCP on a generate-RTCP stream (authenticated, from the party): its SR
+    /// gives the LSR of eagw's next report, its blocks about eagw's stream the RTT.
+    #[cold]
+    fn consume_rtcp(&mut self, h: Handle, payload: &[u8], now: u64, st: &mut WorkerStats) {
+        let Some(Some(s)) = self.socks.get(h as usize) else { return };
+        let owner = if s.gen.is_some() { h } else { s.gen_owner };
+        let res = match self.socks.get_mut(owner as usize) {
+            Some(Some(o)) => o.gen.as_deref_mut().map(|g| g.rtcp.on_rtcp(payload, now)),
+            _ => None,
+        };
+        match res {
+            Some(Ok(_)) => st.rtcp_consumed += 1,
+            Some(Err(e)) => {
+                st.rtcp_errors += 1;
+                if let Some(Some(s)) = self.socks.get_mut(h as usize) {
+                    s.rep.rtcp.errors += 1;
+                    tracing::debug!(local = %s.local, "{e}");
+                }
+            }
+            None => st.rtcp_consumed += 1,
+        }
+    }
+
+    /// generate-RTCP: the reports that are due, each to its party's RTCP destination
+    /// (SRTCP-protected on an SRTP leg).
+    fn send_reports(&mut self, now: u64, st: &mut WorkerStats) {
+        let mut ntp = None;
+        let mut buf = [0u8; 512];
+        let mut i = 0;
+        while i < self.gens.len() {
+            let h = self.gens[i];
+            let Some(Some(s)) = self.socks.get_mut(h as usize) else {
+                self.gens.swap_remove(i);
+                continue;
+            };
+            let Some(g) = s.gen.as_deref_mut() else {
+                s.gen_timed = false;
+                self.gens.swap_remove(i);
+                continue;
+            };
+            i += 1;
+            if g.rtcp.next_due_ns > now {
+                continue;
+            }
+            if !g.rtcp.active() {
+                // nothing sent or received yet: nothing to report
+                g.rtcp.schedule(now);
+                continue;
+            }
+            let ntp = *ntp.get_or_insert_with(|| {
+                let unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+                rtcp::ntp_of_unix_ns(unix)
+            });
+            let n = g.rtcp.build(now, ntp, &mut buf);
+            let out = g.out;
+            let Some(Some(o)) = self.socks.get_mut(out as usize) else { continue };
+            let (Some(dst), true) = (o.ep.destination(), n > 0) else {
+                st.undeliverable += 1;
+                continue;
+            };
+            let sealed;
+            let wire: &[u8] = if o.secure {
+                match o.srtp_tx.as_mut().map(|c| c.protect(&buf[..n], true)) {
+                    Some(Ok(p)) => {
+                        sealed = p;
+                        &sealed
+                    }
+                    // no keys yet: nothing goes to an SRTP party in clear
+                    _ => {
+                        st.undeliverable += 1;
+                        continue;
+                    }
+                }
+            } else {
+                &buf[..n]
+            };
+            match sys::send_to(o.fd.as_raw_fd(), wire, &dst) {
+                Ok(_) => st.rtcp_generated += 1,
+                Err(_) => st.undeliverable += 1,
+            }
+        }
+    }
+
+    /// Closes learning windows that have expired; runs DTLS retransmissions and timeouts;
+    /// sends the generate-RTCP reports that are due.
     pub fn tick(&mut self, now: u64, st: &mut WorkerStats) {
+        if !self.gens.is_empty() {
+            self.send_reports(now, st);
+        }
         if !self.ice_agents.is_empty() {
             let t = Instant::now();
             let socks = &mut self.socks;
@@ -456,6 +595,9 @@ impl SocketTable {
             srtp_rx: None,
             srtp_tx: None,
             rtc: None,
+            gen: None,
+            gen_timed: false,
+            gen_owner: NONE,
             rep: SocketReport::default(),
         });
         if let Err(e) = self.register(raw, h) {
@@ -512,6 +654,9 @@ impl MediaSockets for SocketTable {
         if s.rtc.as_ref().is_some_and(|r| r.ice_timed) {
             self.ice_agents.retain(|&x| x != h);
         }
+        if s.gen_timed {
+            self.gens.retain(|&x| x != h);
+        }
     }
 
     fn wire(&mut self, h: Handle, w: Wiring) {
@@ -523,6 +668,33 @@ impl MediaSockets for SocketTable {
         s.fwd_rtp = w.fwd_rtp.unwrap_or(NONE);
         s.fwd_rtcp = w.fwd_rtcp.unwrap_or(NONE);
         s.rtcp_only = w.rtcp_only;
+        match w.rtcp_gen {
+            Some(RtcpGen::Report { out, clocks }) => {
+                s.gen_owner = NONE;
+                if s.gen.is_none() {
+                    let mut seed = [0u8; 8];
+                    let _ = self.crypto.random().fill(&mut seed);
+                    let seed = u64::from_le_bytes(seed) ^ sys::mono_ns() ^ ((h as u64) << 32);
+                    s.gen = Some(Box::new(Gen { rtcp: Rtcp::new(seed, self.rtcp_interval_ns, sys::mono_ns()), out }));
+                }
+                if let Some(g) = s.gen.as_deref_mut() {
+                    g.out = out;
+                    g.rtcp.set_clocks(&clocks);
+                }
+                if !s.gen_timed {
+                    s.gen_timed = true;
+                    self.gens.push(h);
+                }
+            }
+            Some(RtcpGen::Consume { owner }) => {
+                s.gen = None;
+                s.gen_owner = owner;
+            }
+            None => {
+                s.gen = None;
+                s.gen_owner = NONE;
+            }
+        }
         // a new key is a new context (fresh replay window); the same key keeps its state
         fn keep(cur: &mut Option<Box<Srtp>>, want: Option<SrtpKey>) {
             if cur.as_ref().map(|c| &c.key) == want.as_ref() {
@@ -610,7 +782,12 @@ impl MediaSockets for SocketTable {
 
     fn report(&self, h: Handle) -> SocketReport {
         match self.get(h) {
-            Some(s) => SocketReport { latched: s.ep.latched(), webrtc: s.rtc.as_ref().map(|r| r.report()), ..s.rep },
+            Some(s) => SocketReport {
+                latched: s.ep.latched(),
+                webrtc: s.rtc.as_ref().map(|r| r.report()),
+                rtcp_gen: s.gen.as_ref().map(|g| g.report()),
+                ..s.rep
+            },
             None => SocketReport::default(),
         }
     }

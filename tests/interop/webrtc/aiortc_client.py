@@ -178,6 +178,10 @@ class AiortcClient:
                 out["packetsReceived"] += s.packetsReceived
             elif s.type == "outbound-rtp":
                 out["packetsSent"] += s.packetsSent
+            elif s.type == "remote-inbound-rtp":
+                # the far end's report blocks about what we send (the relay's, with generate-RTCP)
+                out["remoteInbound"] = {"packetsLost": s.packetsLost, "fractionLost": s.fractionLost,
+                                        "roundTripTime": s.roundTripTime, "ssrc": s.ssrc}
         for tr in self.pc.getTransceivers():
             if tr.sender.transport:
                 out["dtlsState"] = tr.sender.transport.state

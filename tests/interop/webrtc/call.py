@@ -82,7 +82,10 @@ class Call:
         return await asyncio.to_thread(self.ng.request, msg)
 
     def _dtls(self) -> dict:
-        return {} if self.a.dtls == "default" else {"DTLS": self.a.dtls}
+        d = {} if self.a.dtls == "default" else {"DTLS": self.a.dtls}
+        if self.a.generate_rtcp:
+            d["generate RTCP"] = "on"  # the relay terminates RTCP and sends its own SR/RR
+        return d
 
     async def webrtc_offers(self, offer: str, step: str) -> None:
         """The client's offer goes to IMS; the IMS answer comes back as WebRTC."""
@@ -90,6 +93,8 @@ class Call:
         msg = {"command": "offer", "from-tag": self.web_tag, "sdp": offer, "ICE": "remove",
                "DTLS": "off", "rtcp-mux": ["demux"], "transport-protocol": self.ims_proto,
                "replace": ["origin", "session-connection"]}
+        if self.a.generate_rtcp:
+            msg["flags"] = ["generate-RTCP"]
         if self.a.ims == "rtp":
             msg["SDES"] = ["off"]
         if step != "initial":
@@ -115,6 +120,8 @@ class Call:
         msg = {"command": "answer", "from-tag": self.ims_tag, "to-tag": self.web_tag, "sdp": answer,
                "ICE": "remove", "DTLS": "off", "transport-protocol": self.ims_proto,
                "rtcp-mux": ["demux"], "replace": ["origin", "session-connection"]}
+        if self.a.generate_rtcp:
+            msg["flags"] = ["generate-RTCP"]
         to_ims = self.sdp["initial: relay answer to ims"] = (await self.ng_request(msg))["sdp"]
         self.ims.set_remote(to_ims)
         self.to_ims, self.to_web, self.web_sdp = to_ims, to_web, answer
@@ -213,6 +220,41 @@ class Call:
         res["ice_restart"] = {"window_s": round(span, 2), "ims_received": ims_rx, "client_received": cl_rx}
         res["checks"]["audio_after_ice_restart"] = min(ims_rx, cl_rx) >= 0.8 * span * 50
 
+    def check_generated_rtcp(self, res: dict) -> None:
+        """With generate-RTCP the relay reports to each side itself: the client's stack
+        shows remote-inbound-rtp stats (loss, RTT) from the relay's report blocks, and
+        the IMS side's RTCP port gets compound SR/RR + SDES that aiortc's parser reads,
+        with a block about the IMS stream."""
+        from aiortc.rtp import RtcpPacket, RtcpRrPacket, RtcpSdesPacket, RtcpSrPacket
+        checks, cs = res["checks"], res["client_stats"]
+        ri = cs.get("remoteInbound")
+        checks["client_remote_inbound_from_relay"] = bool(ri) and 0 <= ri["packetsLost"] <= 5
+        checks["client_rtt_from_relay"] = bool(ri) and ri["roundTripTime"] is not None \
+            and 0 <= ri["roundTripTime"] < 0.5
+        parsed, blocks, errors = [], [], []
+        for raw in self.ims.rtcp:
+            try:
+                pkts = RtcpPacket.parse(raw)
+            except ValueError as e:
+                errors.append(f"{e}: {raw.hex()}")
+                continue
+            parsed.append([type(p).__name__ for p in pkts])
+            if not (pkts and isinstance(pkts[0], (RtcpSrPacket, RtcpRrPacket))
+                    and any(isinstance(p, RtcpSdesPacket) for p in pkts)):
+                errors.append(f"not SR/RR + SDES: {parsed[-1]}")
+            blocks += [(r.ssrc, r.packets_lost, r.highest_sequence) for p in pkts[:1] for r in p.reports]
+        res["ims_rtcp"] = {"packets": len(self.ims.rtcp), "parsed": parsed[:4], "errors": errors[:4],
+                           "blocks": blocks[-2:]}
+        checks["ims_rtcp_from_relay_parses"] = bool(parsed) and not errors
+        checks["ims_rtcp_reports_ims_stream"] = any(b[0] == self.ims._ssrc and 0 <= b[1] <= 5 for b in blocks)
+        # what the relay computed from the client's RR about the relay's SR
+        gen = {}
+        for media in res["query"].get("tags", {}).get(self.web_tag, {}).get("medias", []):
+            for st in media.get("streams", []):
+                gen = st.get("generated RTCP") or gen
+        res["relay_rtcp_web"] = gen
+        checks["relay_rtt_from_client_rr"] = "RTT us" in gen
+
     def score(self, res: dict, f: dict) -> None:
         checks, cs, ims = res["checks"], res["client_stats"], res["ims_stats"]
         for key, ref, deg in (("pesq_ims", "speech_webrtc", "rec_ims"),
@@ -239,6 +281,8 @@ class Call:
                 checks["concealed_below_2pct"] = cs["concealedSamples"] < 0.02 * cs["totalSamplesReceived"]
         if self.ims.srtp:
             checks["ims_srtp_auth_ok"] = ims["srtp_auth_failures"] == 0
+        if self.a.generate_rtcp:
+            self.check_generated_rtcp(res)
         if hasattr(self, "to_web"):
             checks["sdp_to_webrtc_has_ice_dtls"] = all(x in self.to_web for x in WEBRTC_ATTRS)
             checks["sdp_to_webrtc_proto"] = sdp_proto(self.to_web) == "UDP/TLS/RTP/SAVPF"
@@ -268,6 +312,8 @@ def main() -> int:
     p.add_argument("--ims", choices=("rtp", "sdes"), default="rtp")
     p.add_argument("--codec", choices=("PCMU", "PCMA"), default="PCMU")
     p.add_argument("--ice-restart", action="store_true", help="ICE restart re-offer halfway")
+    p.add_argument("--generate-rtcp", action="store_true",
+                   help="ask the relay to terminate RTCP and send its own SR/RR (generate-RTCP)")
     p.add_argument("--seconds", type=float, default=10.0, help="media duration after DTLS is up")
     p.add_argument("--ims-port", type=int, default=0, help="IMS peer RTP port (0: pick a free one)")
     p.add_argument("--workdir", help="keep WAVs here (default: a new temp dir)")
@@ -282,7 +328,7 @@ def main() -> int:
         res["workdir"] = None
     summary = {k: res.get(k) for k in (
         "error", "pesq_ims", "pesq_webrtc", "pesq_ims_detail", "pesq_webrtc_detail", "dtls_role_relay",
-        "ice_restart", "client_stats", "ims_stats", "checks", "pass", "elapsed_s")}
+        "ice_restart", "client_stats", "ims_stats", "ims_rtcp", "relay_rtcp_web", "checks", "pass", "elapsed_s")}
     print(json.dumps(summary, indent=1))
     if args.json:
         with open(args.json, "w") as fh:

@@ -193,6 +193,7 @@ class ImsPeer:
         self.rx_master = None
         self.stats = {"sent": 0, "received": 0, "srtp_auth_failures": 0, "foreign_packets": 0,
                       "first_rx": None, "rx_from": None}
+        self.rtcp: list[bytes] = []  # datagrams received on the RTCP port
         self._ssrc = secrets.randbits(32)
         self._seq = secrets.randbits(16)
         self._roc = 0
@@ -252,7 +253,7 @@ class ImsPeer:
         """Bind RTP (and an RTCP sink on port+1); recording starts now."""
         loop = asyncio.get_running_loop()
         self._t0 = time.monotonic()
-        for port, cb in ((self.port, self._on_rtp), (self.port + 1, None)):
+        for port, cb in ((self.port, self._on_rtp), (self.port + 1, self._on_rtcp)):
             tr, _ = await loop.create_datagram_endpoint(lambda cb=cb: _Sink(cb),
                                                         local_addr=("127.0.0.1", port))
             self._transports.append(tr)
@@ -282,6 +283,11 @@ class ImsPeer:
             self._roc += self._seq == 0
             n += 1
             await asyncio.sleep(max(0.0, start + n * 0.020 - loop.time()))
+
+    def _on_rtcp(self, data: bytes, addr) -> None:
+        """RTCP from the relay (port+1): kept raw, for the caller to parse."""
+        if len(self.rtcp) < 1000:
+            self.rtcp.append(data)
 
     def _on_rtp(self, data: bytes, addr) -> None:
         if len(data) < 12 or data[0] >> 6 != 2 or 72 <= (data[1] & 0x7F) <= 76:
