@@ -1,5 +1,7 @@
 //! Media handling on the packet path: RTP/RTCP recognition and endpoint learning for the
-//! relay. Codecs, jitter buffers and transcoding pipelines arrive here in later issues.
+//! relay; the adaptive jitter buffer transcoded streams will use (`jitter`, not wired in
+//! yet). Codecs are in [`crate::codec`]; transcoding pipelines arrive in later issues.
 
 pub mod endpoint;
+pub mod jitter;
 pub mod rtp;
