@@ -1,7 +1,10 @@
 //! Cost of one 20 ms frame through each codec, payload format, resampler and each
 //! transcoded path (decode on one side + encode for the other), with Opus complexity
-//! 0 / 5 / 10. The input cycles through 1 s of a voiced, noisy test signal so encoder
-//! state evolves as with speech. `cargo bench --bench codec`.
+//! 0 / 5 / 10. The input cycles through espeak-ng speech (through ffmpeg, as in
+//! tests/codec.rs) so encoders decide modes as they do on speech; without espeak-ng or
+//! ffmpeg, through 1 s of a voiced, noisy test signal (said on stderr; libopus at
+//! complexity ≥ 7 may then code it as music, which costs differently).
+//! `cargo bench --bench codec`.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use eagw::codec::amrwb::{AmrwbDecoder, AmrwbEncoder};
@@ -11,6 +14,25 @@ use eagw::codec::opus::{OpusConfig, OpusDecoder, OpusEncoder};
 use eagw::codec::resample::{Downsampler, Upsampler};
 use eagw::codec::{frame_samples, Decoder, Encoder, Input};
 use std::time::Duration;
+
+/// espeak-ng speech at `rate` in 20 ms frames, if espeak-ng and ffmpeg are there.
+fn speech(rate: u32) -> Option<Vec<Vec<i16>>> {
+    use std::process::Command;
+    let wav = std::env::temp_dir().join(format!("eagw-bench-speech-{}.wav", std::process::id()));
+    let text = "The quick brown fox jumps over the lazy dog. Please call me back after five.";
+    let ok = Command::new("espeak-ng").args(["-v", "en-us", "-w", wav.to_str()?, text]).output().ok()?.status.success();
+    if !ok {
+        return None;
+    }
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-i", wav.to_str()?, "-ar", &rate.to_string(), "-ac", "1", "-f", "s16le", "-"])
+        .output()
+        .ok()?;
+    let _ = std::fs::remove_file(&wav);
+    let s: Vec<i16> = out.stdout.chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect();
+    let frames: Vec<Vec<i16>> = s.chunks_exact(frame_samples(rate)).map(|c| c.to_vec()).collect();
+    (frames.len() > 50).then_some(frames)
+}
 
 /// 1 s at `rate`: a 150 Hz pulse-rich voiced tone, a formant-ish 1.2 kHz tone with a 4 Hz
 /// envelope and a little noise (deterministic LCG).
@@ -49,9 +71,13 @@ fn opus_enc(rate: u32, complexity: u8) -> OpusEncoder {
 }
 
 fn codecs(c: &mut Criterion) {
-    let s48 = signal(48000);
-    let s16 = signal(16000);
-    let s8 = signal(8000);
+    let (s48, s16, s8) = match (speech(48000), speech(16000), speech(8000)) {
+        (Some(a), Some(b), Some(c)) => (a, b, c),
+        _ => {
+            eprintln!("codec bench: no espeak-ng/ffmpeg, using a synthetic signal");
+            (signal(48000), signal(16000), signal(8000))
+        }
+    };
     let mut g = c.benchmark_group("codec");
     g.sample_size(30).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
 

@@ -173,6 +173,7 @@ fn codec_seeds(root: &Path) {
         }
         write(&root.join("opus_decode"), &format!("opus_{rate}.bin"), &s);
     }
+    write(&root.join("g711_decode"), "codes.bin", &[0xd5, 0x55, 0xaa, 0x2a, 0xff, 0x7f, 0x00, 0x80]);
     for (name, text) in [
         ("chromium.txt", "minptime=10;useinbandfec=1"),
         ("opus_all.txt", "maxplaybackrate=16000;sprop-maxcapturerate=16000;stereo=0;useinbandfec=1;usedtx=1;maxaveragebitrate=24000;ptime=20"),

@@ -8,7 +8,7 @@
 //! - Target delay (NetEQ's approach): each packet's transit time (arrival − RTP time) is
 //!   compared with the fastest transit of the last 64 packets; that relative delay goes
 //!   into a histogram of 10 ms buckets with exponential forgetting, and the target is its
-//!   95th percentile plus one frame, clamped to `[min_delay_ms, max_delay_ms]`.
+//!   95th percentile (bucket's upper edge), clamped to `[min_delay_ms, max_delay_ms]`.
 //! - Playout: the first frame plays once it has waited the target delay. A missing frame
 //!   with later ones buffered is a loss ([`Out::Lost`], with the next frame for FEC); an
 //!   empty buffer is an underrun: concealment without moving the playout point
@@ -53,7 +53,7 @@ impl Default for Config {
             min_delay_ms: 20,
             max_delay_ms: 600,
             quantile: 0.95,
-            shrink_ms: 60,
+            shrink_ms: 40,
         }
     }
 }
@@ -315,7 +315,7 @@ impl JitterBuffer {
                 break;
             }
         }
-        let t = (q as u32 + 1) * BUCKET_MS + self.cfg.frame_ms;
+        let t = (q as u32 + 1) * BUCKET_MS;
         self.target_ms = t.clamp(self.cfg.min_delay_ms, self.cfg.max_delay_ms);
     }
 
@@ -538,7 +538,7 @@ mod tests {
         let (delay, p95, st, _) = simulate(40.0, 0.05, 0.0, 3000, 7);
         let late_pct = 100.0 * st.late as f64 / 3000.0;
         println!("jitter p95 {p95:.1} ms: added delay {delay:.1} ms, late {late_pct:.2} %, {st:?}");
-        assert!(delay < 1.5 * p95 + 20.0, "added delay {delay:.1} ms against p95 jitter {p95:.1} ms");
+        assert!(delay < 1.5 * p95, "added delay {delay:.1} ms against p95 jitter {p95:.1} ms");
         assert!(late_pct < 2.0, "{late_pct:.2} % late ({st:?})");
         // lost frames ≈ 5 % loss + late
         let lost_pct = 100.0 * st.lost as f64 / 3000.0;
