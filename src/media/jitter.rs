@@ -249,8 +249,12 @@ impl JitterBuffer {
                     ext = self.unwrap_ts(ts);
                     self.reset_to(ext, now);
                     result = Push::Resynced;
-                } else if ext < next && !self.started && next - ext < window / 2 {
+                } else if ext < next
+                    && !self.started
+                    && self.newest().map_or(true, |m| m <= ext + window - self.frame_ts)
+                {
                     // reordered ahead of the first packet, before playout: start earlier
+                    // (if the ring still spans everything buffered from there)
                     self.next = Some(ext);
                 } else if ext < next {
                     self.stats.late += 1;
@@ -474,6 +478,27 @@ mod tests {
             }
         }
         assert_eq!(got, vec![102]);
+    }
+
+    #[test]
+    fn an_early_packet_before_playout_cannot_overfill_the_ring() {
+        // found by the `jitter` fuzz target: moving the start back must keep the ring span
+        let c = Config { slots: 16, ..cfg() };
+        let mut jb = JitterBuffer::new(c);
+        for i in 10..26u32 {
+            assert_eq!(jb.push(0, 0, i * 320, &payload(i)), Push::Stored);
+        }
+        assert_eq!(jb.push(0, 0, 5 * 320, &payload(5)), Push::TooLate);
+        assert!(jb.level_frames() <= 16);
+        // the ring is full (16 frames from 10): 9 does not fit either
+        assert_eq!(jb.push(0, 0, 9 * 320, &payload(9)), Push::TooLate);
+        let mut jb = JitterBuffer::new(c);
+        for i in 11..26u32 {
+            jb.push(0, 0, i * 320, &payload(i));
+        }
+        // 15 buffered: one earlier frame still fits and playout starts there
+        assert_eq!(jb.push(0, 0, 10 * 320, &payload(10)), Push::Stored);
+        assert_eq!(jb.level_frames(), 16);
     }
 
     #[test]
