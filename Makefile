@@ -21,7 +21,7 @@ build:
 
 # criterion benches (figures go into README.md's performance table)
 bench:
-	$(CARGO) bench --bench control --bench relay --bench webrtc
+	$(CARGO) bench --bench control --bench relay --bench webrtc --bench codec
 
 # each fuzz target for FUZZ_SECONDS (cargo install cargo-fuzz; needs a nightly-capable rustc)
 FUZZ_SECONDS ?= 60

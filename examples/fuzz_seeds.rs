@@ -163,10 +163,82 @@ fn rtcp_seeds(dir: &Path) {
     write(dir, "eagw_report.bin", &buf[..n]);
 }
 
+/// Speech-like test signal: two tones with a slow envelope, at `rate`.
+fn voice(rate: u32, frame: usize, n: usize) -> Vec<i16> {
+    (frame * n..frame * n + n)
+        .map(|i| {
+            let t = i as f64 / rate as f64;
+            let env = 0.5 + 0.5 * (2.0 * std::f64::consts::PI * 3.0 * t).sin();
+            (env * (9000.0 * (2.0 * std::f64::consts::PI * 220.0 * t).sin()
+                + 3000.0 * (2.0 * std::f64::consts::PI * 1800.0 * t).sin())) as i16
+        })
+        .collect()
+}
+
+/// Real AMR-WB and Opus output for the codec targets: RTP payloads (both framings, one
+/// and several frames, SID), storage-frame streams and Opus packet streams in the
+/// targets' record format (length octet + bytes).
+fn codec_seeds(root: &Path) {
+    use eagw::codec::amrwb::{AmrwbEncoder, FRAME};
+    use eagw::codec::amrwb_rtp::{packetize, Frame, Framing};
+    use eagw::codec::opus::{OpusConfig, OpusEncoder};
+    use eagw::codec::Encoder;
+    let mut stream = Vec::new();
+    for mode in [0u8, 2, 8] {
+        let mut enc = AmrwbEncoder::new(mode).unwrap();
+        enc.set_dtx(true).unwrap();
+        let mut frames = Vec::new();
+        for f in 0..4 {
+            let mut buf = [0u8; 64];
+            let pcm = if f == 3 { vec![0i16; FRAME] } else { voice(16000, f, FRAME) };
+            let n = enc.encode(&pcm, &mut buf).unwrap();
+            if n > 0 {
+                stream.push(n as u8);
+                stream.extend_from_slice(&buf[..n]);
+                frames.push(Frame::from_storage(&buf[..n]).unwrap());
+            }
+        }
+        stream.push(0); // a lost frame
+        for (framing, tag) in [(Framing::BandwidthEfficient, "be"), (Framing::OctetAligned, "oa")] {
+            let mut buf = [0u8; 512];
+            let n = packetize(mode, &frames[..1], framing, &mut buf).unwrap();
+            write(&root.join("amrwb_rtp"), &format!("mode{mode}_{tag}_1.bin"), &buf[..n]);
+            let n = packetize(15, &frames, framing, &mut buf).unwrap();
+            write(&root.join("amrwb_rtp"), &format!("mode{mode}_{tag}_multi.bin"), &buf[..n]);
+        }
+    }
+    write(&root.join("amrwb_decode"), "modes_0_2_8_dtx.bin", &stream);
+    for rate in [8000u32, 16000, 48000] {
+        let mut enc = OpusEncoder::new(OpusConfig { sample_rate: rate, packet_loss_pct: 10, ..Default::default() }).unwrap();
+        let mut s = vec![[0u8, 1, 2][(rate / 16000).min(2) as usize] | 0x80];
+        for f in 0..5 {
+            let mut buf = [0u8; 400];
+            let n = enc.encode(&voice(rate, f, rate as usize / 50), &mut buf).unwrap();
+            if f == 2 {
+                s.push(0); // lost, recovered from the next packet's FEC
+            } else {
+                s.push(n as u8);
+                s.extend_from_slice(&buf[..n]);
+            }
+        }
+        write(&root.join("opus_decode"), &format!("opus_{rate}.bin"), &s);
+    }
+    write(&root.join("g711_decode"), "codes.bin", &[0xd5, 0x55, 0xaa, 0x2a, 0xff, 0x7f, 0x00, 0x80]);
+    for (name, text) in [
+        ("chromium.txt", "minptime=10;useinbandfec=1"),
+        ("opus_all.txt", "maxplaybackrate=16000;sprop-maxcapturerate=16000;stereo=0;useinbandfec=1;usedtx=1;maxaveragebitrate=24000;ptime=20"),
+        ("amrwb_ts26114.txt", "mode-change-capability=2; max-red=220"),
+        ("amrwb_oa.txt", "octet-align=1; mode-set=0,1,2; mode-change-period=2"),
+    ] {
+        write(&root.join("codec_fmtp"), name, text.as_bytes());
+    }
+}
+
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds");
     rtcp_seeds(&root.join("rtcp"));
     stun_seeds(&root.join("stun"));
     dtls_seeds(&root.join("dtls"));
+    codec_seeds(&root);
     println!("seeds written to {}", root.display());
 }

@@ -2,7 +2,8 @@
 # Installs what `make run` / `make test` need on a fresh Debian machine, idempotently:
 # a second run with everything present only checks and returns (well under a second).
 #
-#   scripts/deps.sh run    # the appliance: a Rust toolchain (cargo) only
+#   scripts/deps.sh run    # the appliance: a Rust toolchain (cargo), pkg-config and the codec
+#                          #   libraries it links (libopus-dev, libopencore-amrwb-dev, libvo-amrwbenc-dev)
 #   scripts/deps.sh test   # + the real peers the tests drive: Kamailio, sipp, ffmpeg, Chromium,
 #                          #   espeak-ng, and a Python venv (target/pyenv) with aiortc and pesq
 #   scripts/deps.sh bench  # + rtpengine, to compare side by side with the load tool
@@ -14,14 +15,24 @@ pkgs=()
 want() { # want <command> <debian package>
     command -v "$1" >/dev/null 2>&1 || { need_cmds+=("$1"); pkgs+=("$2"); }
 }
+want_lib() { # want_lib <pkg-config name> <debian -dev package>
+    pkg-config --exists "$1" 2>/dev/null || { need_cmds+=("$1.pc"); pkgs+=("$2"); }
+}
+codec_libs() { # the codecs eagw links (build.rs, audiopus_sys: through pkg-config)
+    want pkg-config pkg-config
+    want_lib opus libopus-dev
+    want_lib opencore-amrwb libopencore-amrwb-dev
+    want_lib vo-amrwbenc libvo-amrwbenc-dev
+}
 
 command -v cargo >/dev/null 2>&1 || {
     echo "deps: cargo not found; install a Rust toolchain (https://rustup.rs) first" >&2
     exit 1
 }
 case "$what" in
-    run) ;;
+    run) codec_libs ;;
     test)
+        codec_libs
         want kamailio kamailio
         want sipp sip-tester
         want ffmpeg ffmpeg
@@ -31,6 +42,7 @@ case "$what" in
         python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || { need_cmds+=("python3-venv"); pkgs+=(python3-venv); }
         ;;
     bench)
+        codec_libs
         want kamailio kamailio
         want sipp sip-tester
         want ffmpeg ffmpeg

@@ -18,8 +18,11 @@
 //!
 //! The protocol cores are sans-IO: [`sdp`] parses and writes text, [`session`] rewrites
 //! SDP and asks a [`session::MediaSockets`] implementation for sockets, and
-//! [`media::endpoint`] decides per packet with time as an input. Only [`worker`] does I/O.
+//! [`media::endpoint`] decides per packet with time as an input; [`codec`] holds the codecs,
+//! payload formats and resampler for transcoding (not wired into the worker yet). Only
+//! [`worker`] does I/O.
 
+pub mod codec;
 pub mod config;
 pub mod control;
 pub mod load;

@@ -1,0 +1,618 @@
+//! Adaptive jitter buffer for one transcoded stream, sans-IO: packets go in with their
+//! arrival time, the playout timer pulls one frame per frame period; time is `now` in ns.
+//!
+//! - Storage: a ring of frame slots indexed by RTP timestamp, allocated once (`slots` ×
+//!   `max_payload` octets): reordering is free, a duplicate finds its slot taken, and
+//!   nothing a sender does grows memory. One frame per push (callers split multi-frame
+//!   payloads, as RFC 4867 allows).
+//! - Target delay (NetEQ's approach): each packet's transit time (arrival − RTP time) is
+//!   compared with the fastest transit of the last 64 packets; that relative delay goes
+//!   into a histogram of 10 ms buckets with exponential forgetting, and the target is its
+//!   95th percentile (bucket's upper edge), clamped to `[min_delay_ms, max_delay_ms]`.
+//! - Playout: the first frame plays once it has waited the target delay. A missing frame
+//!   with later ones buffered is a loss ([`Out::Lost`], with the next frame for FEC); an
+//!   empty buffer is an underrun: concealment without moving the playout point
+//!   ([`Out::Expand`]), so a late frame still plays and a slow sender stretches time
+//!   instead of being dropped; after an underrun, playout resumes at the first frame that
+//!   arrives (a DTX pause ends without a run of "lost" frames).
+//! - Shrinking: when more is buffered than the target by [`Config::shrink_ms`], one frame
+//!   is dropped ([`Stats::shrunk`]); a caller that knows a frame is silence does it
+//!   earlier and inaudibly with [`JitterBuffer::skip_next`] (as soon as
+//!   [`JitterBuffer::excess_ms`] > 0). A fast sender or a burst therefore cannot grow
+//!   the delay without bound, and an overfull ring drops its oldest frame.
+//! - Bad input: a packet too late to play, a duplicate, an over-long payload, or a
+//!   timestamp far outside the window is counted and dropped; three consecutive
+//!   packets agreeing on a new timeline (a sender restart) resynchronise the buffer.
+
+/// Parameters of one buffer.
+#[derive(Clone, Copy, Debug)]
+pub struct Config {
+    /// RTP clock rate of the stream (Hz).
+    pub clock_rate: u32,
+    /// Frame duration (ms); one frame per slot.
+    pub frame_ms: u32,
+    /// Ring size in frames (bounded memory and delay).
+    pub slots: usize,
+    /// Largest payload kept (octets); longer ones are dropped and counted.
+    pub max_payload: usize,
+    pub min_delay_ms: u32,
+    pub max_delay_ms: u32,
+    /// Quantile of the relative-delay histogram the target follows.
+    pub quantile: f64,
+    /// Buffered delay above the target at which a frame is dropped regardless.
+    pub shrink_ms: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            clock_rate: 48_000,
+            frame_ms: 20,
+            slots: 50,
+            max_payload: 1500,
+            min_delay_ms: 20,
+            max_delay_ms: 600,
+            quantile: 0.95,
+            shrink_ms: 40,
+        }
+    }
+}
+
+/// What happened to a pushed packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Push {
+    Stored,
+    Duplicate,
+    /// Its time has already been played (or declared lost).
+    TooLate,
+    /// Payload longer than `max_payload`, or empty.
+    BadSize,
+    /// Timestamp far outside the window (counted; three agreeing ones resynchronise).
+    OutOfWindow,
+    /// Stored after a resynchronisation to a new timeline.
+    Resynced,
+}
+
+/// One frame period of playout.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Out<'a> {
+    /// Nothing to play yet (before the first frame's playout time): play silence.
+    Waiting,
+    /// The frame to decode.
+    Frame { ts: u32, payload: &'a [u8] },
+    /// This frame was lost; `next` is the following frame if it is here (Opus FEC).
+    Lost { ts: u32, next: Option<&'a [u8]> },
+    /// Buffer empty: conceal without consuming a frame (underrun or DTX pause).
+    Expand,
+}
+
+/// Counters (one per cause).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub stored: u64,
+    pub duplicates: u64,
+    pub late: u64,
+    pub bad_size: u64,
+    pub out_of_window: u64,
+    pub resyncs: u64,
+    pub played: u64,
+    pub lost: u64,
+    pub expanded: u64,
+    pub shrunk: u64,
+    pub overflow: u64,
+}
+
+#[derive(Clone)]
+struct Slot {
+    ts: Option<u64>,
+    len: usize,
+    data: Box<[u8]>,
+}
+
+const BUCKET_MS: u32 = 10;
+const BUCKETS: usize = 101; // 0..=1000 ms
+const TRANSITS: usize = 64;
+const FORGET: f64 = 0.983; // ~60 packets' memory, as NetEQ's forget factor
+
+pub struct JitterBuffer {
+    cfg: Config,
+    frame_ts: u64,
+    slots: Vec<Slot>,
+    /// Extended timestamp of the last packet (for unwrapping).
+    last_ts: Option<u64>,
+    /// Next frame to play (extended ts); None before the first packet.
+    next: Option<u64>,
+    /// When playout of `next` may start (before the first frame plays).
+    start_at: Option<u64>,
+    started: bool,
+    underrun: bool,
+    hist: [f64; BUCKETS],
+    transits: [i64; TRANSITS],
+    n_transits: usize,
+    target_ms: u32,
+    /// Out-of-window candidates agreeing on a new timeline.
+    pending_resync: (u32, Option<u64>),
+    stats: Stats,
+}
+
+impl JitterBuffer {
+    pub fn new(cfg: Config) -> Self {
+        let cfg = Config {
+            slots: cfg.slots.clamp(2, 1000),
+            frame_ms: cfg.frame_ms.clamp(1, 120),
+            clock_rate: cfg.clock_rate.clamp(1000, 192_000),
+            max_delay_ms: cfg.max_delay_ms.clamp(cfg.min_delay_ms, BUCKETS as u32 * BUCKET_MS),
+            ..cfg
+        };
+        let frame_ts = (cfg.clock_rate as u64 * cfg.frame_ms as u64 / 1000).max(1);
+        let slot = Slot { ts: None, len: 0, data: vec![0u8; cfg.max_payload].into_boxed_slice() };
+        JitterBuffer {
+            frame_ts,
+            slots: vec![slot; cfg.slots],
+            last_ts: None,
+            next: None,
+            start_at: None,
+            started: false,
+            underrun: false,
+            hist: [0.0; BUCKETS],
+            transits: [0; TRANSITS],
+            n_transits: 0,
+            target_ms: cfg.min_delay_ms.max(cfg.frame_ms),
+            pending_resync: (0, None),
+            stats: Stats::default(),
+            cfg,
+        }
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// Current target delay (ms).
+    pub fn target_ms(&self) -> u32 {
+        self.target_ms
+    }
+
+    /// Frames buffered from the playout point to the newest frame.
+    pub fn level_frames(&self) -> u64 {
+        match (self.next, self.newest()) {
+            (Some(n), Some(m)) if m >= n => (m - n) / self.frame_ts + 1,
+            _ => 0,
+        }
+    }
+
+    /// Buffered delay above the target (ms); > 0 means a silent frame may be skipped.
+    pub fn excess_ms(&self) -> i64 {
+        self.level_frames() as i64 * self.cfg.frame_ms as i64 - self.target_ms as i64
+    }
+
+    fn newest(&self) -> Option<u64> {
+        self.slots.iter().filter_map(|s| s.ts).max()
+    }
+
+    fn slot_of(&self, ext: u64) -> usize {
+        ((ext / self.frame_ts) % self.slots.len() as u64) as usize
+    }
+
+    fn unwrap_ts(&self, ts: u32) -> u64 {
+        match self.last_ts {
+            None => ts as u64 + (1u64 << 32), // room below for reordering
+            Some(last) => {
+                let diff = ts.wrapping_sub(last as u32) as i32 as i64;
+                (last as i64 + diff).max(0) as u64
+            }
+        }
+    }
+
+    fn reset_to(&mut self, ext: u64, now: u64) {
+        for s in self.slots.iter_mut() {
+            s.ts = None;
+        }
+        self.next = Some(ext);
+        self.last_ts = Some(ext);
+        self.start_at = Some(now + self.target_ms as u64 * 1_000_000);
+        self.started = false;
+        self.underrun = false;
+        self.n_transits = 0;
+    }
+
+    /// A packet arrived at `now` (ns) with RTP timestamp `ts`.
+    pub fn push(&mut self, now: u64, _seq: u16, ts: u32, payload: &[u8]) -> Push {
+        if payload.is_empty() || payload.len() > self.cfg.max_payload {
+            self.stats.bad_size += 1;
+            return Push::BadSize;
+        }
+        let mut ext = self.unwrap_ts(ts);
+        let mut result = Push::Stored;
+        let window = self.slots.len() as u64 * self.frame_ts;
+        match self.next {
+            None => self.reset_to(ext, now),
+            Some(next) => {
+                let far_ahead = ext >= next + 2 * window;
+                let far_behind = ext + 2 * window < next;
+                if far_ahead || far_behind {
+                    // one absurd timestamp is dropped; three agreeing ones are a new timeline
+                    let agree = match self.pending_resync.1 {
+                        Some(p) => {
+                            let d = ts.wrapping_sub(p as u32) as i32 as i64;
+                            d.unsigned_abs() < window
+                        }
+                        None => false,
+                    };
+                    self.pending_resync = (if agree { self.pending_resync.0 + 1 } else { 1 }, Some(ts as u64));
+                    if self.pending_resync.0 < 3 {
+                        self.stats.out_of_window += 1;
+                        return Push::OutOfWindow;
+                    }
+                    self.stats.resyncs += 1;
+                    self.last_ts = None;
+                    ext = self.unwrap_ts(ts);
+                    self.reset_to(ext, now);
+                    result = Push::Resynced;
+                } else if ext < next
+                    && !self.started
+                    && self.newest().map_or(true, |m| m <= ext + window - self.frame_ts)
+                {
+                    // reordered ahead of the first packet, before playout: start earlier
+                    // (if the ring still spans everything buffered from there)
+                    self.next = Some(ext);
+                } else if ext < next {
+                    self.stats.late += 1;
+                    return Push::TooLate;
+                }
+            }
+        }
+        self.pending_resync = (0, None);
+        let i = self.slot_of(ext);
+        if self.slots[i].ts == Some(ext) {
+            self.stats.duplicates += 1;
+            return Push::Duplicate;
+        }
+        // a frame a whole ring ahead of the playout point: make room by dropping the oldest
+        if let Some(next) = self.next {
+            let limit = next + (self.slots.len() as u64 - 1) * self.frame_ts;
+            if ext > limit {
+                let new_next = ext - (self.slots.len() as u64 - 1) * self.frame_ts;
+                let mut t = next;
+                while t < new_next {
+                    let j = self.slot_of(t);
+                    if self.slots[j].ts == Some(t) {
+                        self.slots[j].ts = None;
+                        self.stats.overflow += 1;
+                    }
+                    t += self.frame_ts;
+                }
+                self.next = Some(new_next);
+            }
+        }
+        let s = &mut self.slots[i];
+        s.ts = Some(ext);
+        s.len = payload.len();
+        s.data[..payload.len()].copy_from_slice(payload);
+        self.last_ts = Some(self.last_ts.map_or(ext, |l| l.max(ext)));
+        self.stats.stored += 1;
+        self.update_delay(now, ext);
+        result
+    }
+
+    fn update_delay(&mut self, now: u64, ext: u64) {
+        // transit in µs: arrival − media time (offset is arbitrary, only differences count)
+        let media_us = (ext as u128 * 1_000_000 / self.cfg.clock_rate as u128) as i64;
+        let transit = (now / 1000) as i64 - media_us;
+        self.transits[self.n_transits % TRANSITS] = transit;
+        self.n_transits += 1;
+        let n = self.n_transits.min(TRANSITS);
+        let fastest = self.transits[..n].iter().copied().min().unwrap_or(transit);
+        let rel_ms = ((transit - fastest).max(0) / 1000) as u32;
+        let b = ((rel_ms / BUCKET_MS) as usize).min(BUCKETS - 1);
+        for h in self.hist.iter_mut() {
+            *h *= FORGET;
+        }
+        self.hist[b] += 1.0 - FORGET;
+        let total: f64 = self.hist.iter().sum();
+        let mut acc = 0.0;
+        let mut q = BUCKETS - 1;
+        for (k, h) in self.hist.iter().enumerate() {
+            acc += h;
+            if acc >= self.cfg.quantile * total {
+                q = k;
+                break;
+            }
+        }
+        let t = (q as u32 + 1) * BUCKET_MS;
+        self.target_ms = t.clamp(self.cfg.min_delay_ms, self.cfg.max_delay_ms);
+    }
+
+    /// Drops the next frame to play (the caller saw it is silence and the buffer holds
+    /// more than its target). Returns whether a frame was dropped.
+    pub fn skip_next(&mut self) -> bool {
+        let Some(next) = self.next else { return false };
+        let i = self.slot_of(next);
+        if self.slots[i].ts == Some(next) && self.level_frames() > 1 {
+            self.slots[i].ts = None;
+            self.next = Some(next + self.frame_ts);
+            self.stats.shrunk += 1;
+            return true;
+        }
+        false
+    }
+
+    /// One frame period of playout at `now` (ns), called by the playout timer.
+    pub fn pop(&mut self, now: u64) -> Out<'_> {
+        let Some(mut next) = self.next else { return Out::Waiting };
+        if !self.started {
+            if self.start_at.is_some_and(|t| now < t) {
+                return Out::Waiting;
+            }
+            self.started = true;
+        }
+        let newest = match self.newest() {
+            Some(m) if m >= next => m,
+            _ => {
+                self.underrun = true;
+                self.stats.expanded += 1;
+                return Out::Expand;
+            }
+        };
+        if self.underrun {
+            // resume at the first frame that is here (after a pause nothing was lost)
+            while self.slots[self.slot_of(next)].ts != Some(next) && next < newest {
+                next += self.frame_ts;
+            }
+            self.underrun = false;
+        }
+        // too much buffered: drop one frame
+        let level_ms = ((newest - next) / self.frame_ts + 1) * self.cfg.frame_ms as u64;
+        if level_ms > (self.target_ms + self.cfg.shrink_ms) as u64 && newest > next {
+            let i = self.slot_of(next);
+            if self.slots[i].ts == Some(next) {
+                self.slots[i].ts = None;
+            }
+            next += self.frame_ts;
+            self.stats.shrunk += 1;
+        }
+        self.next = Some(next + self.frame_ts);
+        let i = self.slot_of(next);
+        if self.slots[i].ts == Some(next) {
+            self.slots[i].ts = None;
+            self.stats.played += 1;
+            let s = &self.slots[i];
+            return Out::Frame { ts: next as u32, payload: &s.data[..s.len] };
+        }
+        self.stats.lost += 1;
+        let j = self.slot_of(next + self.frame_ts);
+        let following = self.slots[j].ts == Some(next + self.frame_ts);
+        let s = &self.slots[j];
+        Out::Lost { ts: next as u32, next: following.then(|| &s.data[..s.len]) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: u64 = 1_000_000;
+
+    fn cfg() -> Config {
+        Config { clock_rate: 16000, ..Default::default() }
+    }
+
+    /// Deterministic LCG in [0, 1).
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> f64 {
+            self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (self.0 >> 11) as f64 / (1u64 << 53) as f64
+        }
+    }
+
+    fn payload(i: u32) -> [u8; 4] {
+        i.to_be_bytes()
+    }
+
+    fn frame_no(out: &Out) -> Option<u32> {
+        match out {
+            Out::Frame { payload, .. } => Some(u32::from_be_bytes(payload[..4].try_into().unwrap())),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn reorders_and_drops_duplicates() {
+        let mut jb = JitterBuffer::new(Config { shrink_ms: 500, ..cfg() });
+        let order = [1u32, 0, 2, 2, 4, 3, 5];
+        for (k, &i) in order.iter().enumerate() {
+            let r = jb.push(k as u64 * 20 * MS, i as u16, 1000 + i * 320, &payload(i));
+            assert_eq!(r, if k == 3 { Push::Duplicate } else { Push::Stored }, "packet {k}");
+        }
+        let mut got = Vec::new();
+        for k in 0..12 {
+            if let Some(f) = frame_no(&jb.pop((200 + k * 20) * MS)) {
+                got.push(f);
+            }
+        }
+        assert_eq!(got, vec![0, 1, 2, 3, 4, 5]);
+        assert_eq!(jb.stats().duplicates, 1);
+    }
+
+    #[test]
+    fn loss_gives_the_next_frame_for_fec_and_late_packets_are_dropped() {
+        let mut jb = JitterBuffer::new(Config { min_delay_ms: 60, ..cfg() });
+        for i in [0u32, 1, 3, 4] {
+            jb.push(i as u64 * 20 * MS, 0, i * 320, &payload(i));
+        }
+        let mut outs = Vec::new();
+        for k in 0..4 {
+            let o = jb.pop((100 + k * 20) * MS);
+            outs.push(match o {
+                Out::Frame { .. } => format!("F{}", frame_no(&o).unwrap()),
+                Out::Lost { next, .. } => format!("L{}", next.map_or(9, |p| p[3])),
+                other => format!("{other:?}"),
+            });
+        }
+        assert_eq!(outs, vec!["F0", "F1", "L3", "F3"]);
+        // frame 2 arriving now is too late
+        assert_eq!(jb.push(200 * MS, 0, 2 * 320, &payload(2)), Push::TooLate);
+        assert_eq!(jb.stats().lost, 1);
+        assert_eq!(jb.push(200 * MS, 0, 5 * 320, &[]), Push::BadSize);
+    }
+
+    #[test]
+    fn absurd_timestamp_is_dropped_and_a_new_timeline_resyncs() {
+        let mut jb = JitterBuffer::new(cfg());
+        for i in 0..5u32 {
+            jb.push(i as u64 * 20 * MS, 0, i * 320, &payload(i));
+        }
+        assert_eq!(jb.push(100 * MS, 0, 0x8000_0000, &payload(99)), Push::OutOfWindow);
+        assert_eq!(jb.push(120 * MS, 0, 5 * 320, &payload(5)), Push::Stored);
+        // a sender restart: three packets on a new timeline
+        let base = 0x4000_0000u32;
+        assert_eq!(jb.push(140 * MS, 0, base, &payload(100)), Push::OutOfWindow);
+        assert_eq!(jb.push(160 * MS, 0, base + 320, &payload(101)), Push::OutOfWindow);
+        assert_eq!(jb.push(180 * MS, 0, base + 640, &payload(102)), Push::Resynced);
+        assert_eq!(jb.stats().resyncs, 1);
+        let mut got = Vec::new();
+        for k in 0..10 {
+            if let Some(f) = frame_no(&jb.pop((300 + k * 20) * MS)) {
+                got.push(f);
+            }
+        }
+        assert_eq!(got, vec![102]);
+    }
+
+    #[test]
+    fn an_early_packet_before_playout_cannot_overfill_the_ring() {
+        // found by the `jitter` fuzz target: moving the start back must keep the ring span
+        let c = Config { slots: 16, ..cfg() };
+        let mut jb = JitterBuffer::new(c);
+        for i in 10..26u32 {
+            assert_eq!(jb.push(0, 0, i * 320, &payload(i)), Push::Stored);
+        }
+        assert_eq!(jb.push(0, 0, 5 * 320, &payload(5)), Push::TooLate);
+        assert!(jb.level_frames() <= 16);
+        // the ring is full (16 frames from 10): 9 does not fit either
+        assert_eq!(jb.push(0, 0, 9 * 320, &payload(9)), Push::TooLate);
+        let mut jb = JitterBuffer::new(c);
+        for i in 11..26u32 {
+            jb.push(0, 0, i * 320, &payload(i));
+        }
+        // 15 buffered: one earlier frame still fits and playout starts there
+        assert_eq!(jb.push(0, 0, 10 * 320, &payload(10)), Push::Stored);
+        assert_eq!(jb.level_frames(), 16);
+    }
+
+    #[test]
+    fn timestamp_wrap_is_seamless() {
+        let mut jb = JitterBuffer::new(Config { shrink_ms: 500, ..cfg() });
+        let start = u32::MAX - 3 * 320 + 1;
+        for i in 0..8u32 {
+            assert_eq!(jb.push(i as u64 * 20 * MS, 0, start.wrapping_add(i * 320), &payload(i)), Push::Stored);
+        }
+        let got: Vec<u32> = (0..10).filter_map(|k| frame_no(&jb.pop((100 + k * 20) * MS))).collect();
+        assert_eq!(got, (0..8).collect::<Vec<_>>());
+    }
+
+    /// Simulated call: 20 ms frames, network delay 10 ms + jitter, loss, sender clock
+    /// skew; playout every 20 ms. Returns (mean added delay ms, p95 jitter ms, stats,
+    /// max level frames).
+    fn simulate(jitter_ms: f64, loss: f64, skew: f64, frames: u32, seed: u64) -> (f64, f64, Stats, u64) {
+        let mut rng = Rng(seed);
+        let mut jb = JitterBuffer::new(cfg());
+        let mut arrivals: Vec<(u64, u32)> = Vec::new();
+        let mut jitters = Vec::new();
+        for i in 0..frames {
+            let send = (i as f64 * 20.0 * (1.0 - skew) * MS as f64) as u64;
+            // jitter: mostly small, a heavy tail (exponential) up to jitter_ms
+            let j = (-rng.next().max(1e-9).ln() * jitter_ms / 3.0).min(jitter_ms * 2.0);
+            jitters.push(j);
+            if rng.next() < loss {
+                continue;
+            }
+            arrivals.push((send + 10 * MS + (j * MS as f64) as u64, i));
+        }
+        arrivals.sort();
+        let mut sum_delay = 0f64;
+        let mut n_delay = 0u32;
+        let mut max_level = 0;
+        let mut a = 0;
+        let mut t = 0u64;
+        let end = (frames as u64 + 50) * 20 * MS;
+        while t < end {
+            while a < arrivals.len() && arrivals[a].0 <= t {
+                let (at, i) = arrivals[a];
+                jb.push(at, i as u16, i * 320, &payload(i));
+                a += 1;
+            }
+            max_level = max_level.max(jb.level_frames());
+            let out = jb.pop(t);
+            if let Some(i) = frame_no(&out) {
+                let sent = (i as f64 * 20.0 * (1.0 - skew) * MS as f64) as u64;
+                // added delay: playout − (send + base network delay)
+                sum_delay += (t as f64 - (sent + 10 * MS) as f64) / MS as f64;
+                n_delay += 1;
+            }
+            t += 20 * MS;
+        }
+        jitters.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        let p95 = jitters[jitters.len() * 95 / 100];
+        (sum_delay / n_delay as f64, p95, jb.stats(), max_level)
+    }
+
+    #[test]
+    fn delay_follows_jitter_and_loss_is_bounded() {
+        let (delay, p95, st, _) = simulate(40.0, 0.05, 0.0, 3000, 7);
+        let late_pct = 100.0 * st.late as f64 / 3000.0;
+        println!("jitter p95 {p95:.1} ms: added delay {delay:.1} ms, late {late_pct:.2} %, {st:?}");
+        assert!(delay < 1.5 * p95, "added delay {delay:.1} ms against p95 jitter {p95:.1} ms");
+        assert!(late_pct < 2.0, "{late_pct:.2} % late ({st:?})");
+        // lost frames ≈ 5 % loss + late
+        let lost_pct = 100.0 * st.lost as f64 / 3000.0;
+        assert!(lost_pct < 8.0, "{lost_pct:.2} % lost ({st:?})");
+        // without jitter the target sits at its floor
+        let (d0, _, st0, _) = simulate(0.0, 0.0, 0.0, 500, 1);
+        assert!(d0 <= 40.0, "added delay {d0} ms without jitter");
+        assert_eq!(st0.late + st0.lost, 0, "{st0:?}");
+    }
+
+    #[test]
+    fn skewed_senders_and_bursts_stay_bounded() {
+        // sender 2 % fast: the level must not grow without bound
+        let (_, _, st, lvl) = simulate(10.0, 0.0, 0.02, 5000, 3);
+        assert!(lvl < 10, "level {lvl} frames ({st:?})");
+        assert!(st.shrunk > 50, "{st:?}");
+        // sender 2 % slow: underruns expand, nothing is dropped as late for long
+        let (_, _, st, _) = simulate(10.0, 0.0, -0.02, 5000, 4);
+        assert!(st.expanded > 50, "{st:?}");
+        assert!(st.late < 50, "{st:?}");
+        // a burst: 40 frames held 800 ms then delivered at once
+        let mut jb = JitterBuffer::new(cfg());
+        for i in 0..40u32 {
+            jb.push(800 * MS, 0, i * 320, &payload(i));
+        }
+        assert!(jb.level_frames() <= 40);
+        for i in 0..200u32 {
+            jb.push((800 + i as u64) * MS, 0, (40 + i) * 320, &payload(40 + i));
+        }
+        assert!(jb.level_frames() <= cfg().slots as u64);
+        assert!(jb.stats().overflow > 0);
+    }
+
+    #[test]
+    fn silence_skipping_and_dtx_pause() {
+        let mut jb = JitterBuffer::new(Config { shrink_ms: 500, ..cfg() });
+        for i in 0..10u32 {
+            jb.push(0, 0, i * 320, &payload(i));
+        }
+        assert!(jb.excess_ms() > 0);
+        assert!(jb.skip_next());
+        assert_eq!(frame_no(&jb.pop(100 * MS)), Some(1));
+        // drain, then a DTX pause of 1 s: expands, then resumes at the new frame
+        for k in 0..20 {
+            jb.pop((120 + k * 20) * MS);
+        }
+        assert_eq!(jb.pop(600 * MS), Out::Expand);
+        jb.push(1600 * MS, 0, 60 * 320, &payload(60));
+        assert_eq!(frame_no(&jb.pop(1620 * MS)), Some(60));
+        assert_eq!(jb.stats().lost, 0);
+    }
+}
