@@ -22,6 +22,8 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
+/// Channel numbers accepted: RFC 8656's 0x4000-0x4FFF and the rest of RFC 5766's range.
+pub const CHANNELS: std::ops::RangeInclusive<u16> = 0x4000..=0x7fff;
 /// Bytes kept free in front of a peer's payload for the header to the client: a Data
 /// indication with an IPv6 XOR-PEER-ADDRESS (20 + 24 + 4).
 pub const HEADROOM: usize = 48;
@@ -214,7 +216,9 @@ impl TurnServer {
     /// One message from a client (a UDP datagram or one framed message of a stream).
     pub fn on_client(&mut self, client: Client, buf: &[u8], now: u64, relays: &mut dyn Relays) -> ClientOut {
         match buf.first() {
-            Some(0x40..=0x4f) => self.channel_data(client, buf, now),
+            // RFC 8656 narrowed channels to 0x4000-0x4FFF; RFC 5766 clients (coturn's own
+            // uclient among them) still pick up to 0x7FFF, which nothing else on a TURN port uses
+            Some(0x40..=0x7f) => self.channel_data(client, buf, now),
             Some(0..=3) => {
                 if buf.len() >= 20 && u16::from_be_bytes([buf[0], buf[1]]) == TYPE_SEND_INDICATION {
                     return self.send_indication(client, buf, now);
@@ -742,7 +746,7 @@ impl TurnServer {
     fn channel_bind(&mut self, client: Client, m: &Message, key: &[u8], now: u64) -> Result<Vec<u8>, Refusal> {
         let i = self.alloc_of(client)?;
         let number = match m.get(ATTR_CHANNEL_NUMBER).ok().and_then(|v| v.get(0..2).map(|b| u16::from_be_bytes([b[0], b[1]]))) {
-            Some(n) if (0x4000..=0x4fff).contains(&n) => n,
+            Some(n) if CHANNELS.contains(&n) => n,
             _ => {
                 self.stats.malformed += 1;
                 return Err(refuse(CODE_BAD_REQUEST, "Bad CHANNEL-NUMBER"));

@@ -169,6 +169,12 @@ pub fn send_to(fd: RawFd, buf: &[u8], to: &SocketAddr) -> io::Result<usize> {
 /// Binds a non-blocking UDP socket; `tos` (IPv4 TOS / IPv6 traffic class) and receive
 /// buffer size are set when non-zero.
 pub fn bind_udp(addr: SocketAddr, tos: u8, rcvbuf: usize) -> io::Result<OwnedFd> {
+    bind_udp_with(addr, tos, rcvbuf, false)
+}
+
+/// As [`bind_udp`], with SO_REUSEPORT when `reuseport` (one listener per worker on the
+/// same port; the kernel keeps each 5-tuple on one of them).
+pub fn bind_udp_with(addr: SocketAddr, tos: u8, rcvbuf: usize, reuseport: bool) -> io::Result<OwnedFd> {
     let domain = if addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
     // SAFETY: plain syscall; the fd is owned from here on.
     let fd = cvt(unsafe { libc::socket(domain, libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0) })?;
@@ -183,6 +189,9 @@ pub fn bind_udp(addr: SocketAddr, tos: u8, rcvbuf: usize) -> io::Result<OwnedFd>
     }
     if rcvbuf != 0 {
         setsockopt_int(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RCVBUF, rcvbuf as i32)?;
+    }
+    if reuseport {
+        setsockopt_int(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
     }
     let mut st = MaybeUninit::<libc::sockaddr_storage>::zeroed();
     // SAFETY: zeroed storage is valid.
