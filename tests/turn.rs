@@ -198,6 +198,22 @@ impl TurnClient {
         code(&self.request(METHOD_ALLOCATE, |m| m.add(ATTR_REQUESTED_TRANSPORT, &[17, 0, 0, 0])))
     }
 
+    /// Allocates and returns the relayed address.
+    fn relayed(&mut self) -> SocketAddr {
+        let r = self.request(METHOD_ALLOCATE, |m| m.add(ATTR_REQUESTED_TRANSPORT, &[17, 0, 0, 0]));
+        assert_eq!(code(&r), None);
+        let mut a = XorMappedAddress::default();
+        a.get_from_as(&r, ATTR_XOR_RELAYED_ADDRESS).unwrap();
+        SocketAddr::new(a.ip, a.port)
+    }
+
+    fn channel_bind(&mut self, peer: SocketAddr, channel: u16) -> Option<u16> {
+        code(&self.request(METHOD_CHANNEL_BIND, |m| {
+            m.add(ATTR_CHANNEL_NUMBER, &[(channel >> 8) as u8, channel as u8, 0, 0]);
+            XorMappedAddress { ip: peer.ip(), port: peer.port() }.add_to_as(m, ATTR_XOR_PEER_ADDRESS).unwrap();
+        }))
+    }
+
     fn create_permission(&mut self, peer: SocketAddr) -> Option<u16> {
         code(&self.request(METHOD_CREATE_PERMISSION, |m| {
             XorMappedAddress { ip: peer.ip(), port: peer.port() }.add_to_as(m, ATTR_XOR_PEER_ADDRESS).unwrap();
@@ -268,4 +284,41 @@ fn refusals_and_junk_leave_a_running_allocation_alone() {
     let r = bobs[0].request(METHOD_REFRESH, |m| m.add(ATTR_LIFETIME, &0u32.to_be_bytes()));
     assert_eq!(code(&r), None);
     assert_eq!(bobs[4].allocate(), None);
+}
+
+/// A relayed candidate reaching eagw's own media ports: party A talks RTP to eagw only
+/// through eagw's TURN relay (its SDP names the relayed address, as a browser's relay
+/// candidate would), party B directly; RTP flows both ways byte for byte. The allow-list
+/// opens eagw's media range on loopback and nothing else of eagw (its ng port stays denied).
+#[test]
+fn relayed_party_reaches_eagws_own_media_ports() {
+    let slot = 48;
+    let port = turn_port(slot);
+    let (ng, _, pmin, _) = common::ports(slot);
+    let mut e = Eagw::start(slot, &config(slot, &format!("allow_peers = [\"127.0.0.1/32 {pmin}-{}\"]", pmin + 199)));
+    let mut a = TurnClient::new(port, "demo", "demo-password");
+    let relayed = a.relayed();
+    assert_eq!(a.create_permission(format!("127.0.0.1:{ng}").parse().unwrap()), Some(403), "eagw's ng port stays denied");
+    let b = common::peer();
+    let r = e.ng(&common::offer("turn-call", "tag-a", &common::sdp(relayed.port(), "")).build());
+    assert_eq!(common::s(&r, "result"), "ok", "{r:?}");
+    let to_b_side = common::media_addr(&common::s(&r, "sdp"));
+    let r = e.ng(&common::answer("turn-call", "tag-a", "tag-b", &common::sdp(b.local_addr().unwrap().port(), "")).build());
+    let to_a_side = common::media_addr(&common::s(&r, "sdp"));
+    assert_eq!(a.channel_bind(to_a_side, 0x4001), None);
+    for i in 0..20u16 {
+        let p = common::rtp(i, 0xaaaa, &[i as u8; 160]);
+        a.sock.send_to(&eagw::turn::client::channel_data(0x4001, &p), a.server).unwrap();
+        let mut buf = [0u8; 2048];
+        let (n, from) = b.recv_from(&mut buf).expect("B hears A through TURN and eagw");
+        assert_eq!((&buf[..n], from), (&p[..], to_b_side));
+        let q = common::rtp(i, 0xbbbb, &[!(i as u8); 160]);
+        b.send_to(&q, to_b_side).unwrap();
+        let (n, _) = a.sock.recv_from(&mut buf).expect("A hears B through eagw and TURN");
+        // ChannelData on our channel, carrying B's packet as eagw's media port sent it
+        assert_eq!(&buf[..4], &[0x40, 0x01, 0, q.len() as u8]);
+        assert_eq!(&buf[4..n], &q[..]);
+    }
+    assert!(metric(&e, "turn_to_peer_packets_total") >= 20);
+    assert!(metric(&e, "turn_to_client_packets_total") >= 20);
 }

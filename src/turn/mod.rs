@@ -12,6 +12,7 @@
 //! relay sockets of that worker's allocations, from its slice of the relay port range.
 
 pub mod auth;
+pub mod client;
 pub mod policy;
 pub mod server;
 
