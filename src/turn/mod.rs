@@ -13,6 +13,7 @@
 
 pub mod auth;
 pub mod client;
+pub mod framer;
 pub mod policy;
 pub mod server;
 
