@@ -27,11 +27,11 @@ fn config(slot: u16, extra: &str) -> String {
     let (_, _, pmin, pmax) = common::ports(slot);
     let mid = pmin + 200;
     format!(
-        "[media]\nport_min = {pmin}\nport_max = {}\n[turn]\nlisten_udp = [\"127.0.0.1:{}\"]\nrealm = \"eagw.test\"\n\
+        "[media]\nport_min = {pmin}\nport_max = {1}\n[turn]\nlisten_udp = [\"127.0.0.1:{0}\"]\nlisten_tcp = [\"127.0.0.1:{0}\"]\nrealm = \"eagw.test\"\n\
          relay_address = \"127.0.0.1\"\nport_min = {mid}\nport_max = {pmax}\n\
          users = {{ demo = \"demo-password\", bob = \"bob-pw\" }}\nrest_secret = \"loopback-test-secret\"\n{extra}\n",
+        turn_port(slot),
         mid - 1,
-        turn_port(slot)
     )
 }
 
@@ -321,4 +321,46 @@ fn relayed_party_reaches_eagws_own_media_ports() {
     }
     assert!(metric(&e, "turn_to_peer_packets_total") >= 20);
     assert!(metric(&e, "turn_to_client_packets_total") >= 20);
+}
+
+/// TURN over TCP (RFC 8656 stream framing) with coturn's client: channels and Send
+/// indications, odd message lengths (padding); a stream cut mid-message and a stream of
+/// garbage are closed and counted while the uclient sessions lose nothing.
+#[test]
+fn uclient_over_tcp_and_broken_streams() {
+    use std::io::{Read, Write};
+    let slot = 49;
+    let port = turn_port(slot);
+    let e = Eagw::start(slot, &config(slot, &format!("allow_peers = [\"127.0.0.1/32 {}-{}\"]", port + 3, port + 4)));
+    let _peer = peer(port + 3);
+    let healthy = std::thread::spawn(move || uclient(slot, &["-t", "-c", "-u", "demo", "-w", "demo-password", "-n", "200", "-m", "2", "-l", "201", "-z", "10"]));
+    std::thread::sleep(Duration::from_millis(300));
+    let server: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    // half a STUN message, then the client goes away
+    let req = eagw::turn::client::request(METHOD_ALLOCATE, [7; 12], &eagw::turn::client::Req { transport: true, ..Default::default() }, None, rtc_crypto::default_provider().unwrap().crypto());
+    let mut cut = std::net::TcpStream::connect(server).unwrap();
+    cut.write_all(&req[..req.len() / 2]).unwrap();
+    drop(cut);
+    // garbage: eagw closes the connection
+    let mut junk = std::net::TcpStream::connect(server).unwrap();
+    junk.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    junk.write_all(b"\x16\x03\x01\x00\x10 this is not TURN").unwrap();
+    let mut b = [0u8; 1024];
+    assert_eq!(junk.read(&mut b).unwrap_or(0), 0, "eagw closed the garbage stream");
+    // a whole request on a stream is answered (401 with a nonce)
+    let mut ok = std::net::TcpStream::connect(server).unwrap();
+    ok.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    ok.write_all(&req).unwrap();
+    let n = ok.read(&mut b).unwrap();
+    let (code, nonce) = eagw::turn::client::parse_response(&b[..n]).expect("a STUN response");
+    assert_eq!(code, Some(401));
+    assert!(nonce.is_some());
+    let r = uclient(slot, &["-t", "-s", "-c", "-u", "demo", "-w", "demo-password", "-n", "100", "-m", "2", "-l", "99", "-z", "10"]);
+    assert!(r.lost_zero && r.sent == 200 && r.received == 200, "send indications over TCP: {r:?}");
+    let r = healthy.join().unwrap();
+    assert!(r.lost_zero && r.sent == 400 && r.received == 400, "channels over TCP: {r:?}");
+    assert!(metric(&e, "turn_malformed_total") >= 1);
+    // allocations end with their connections
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(metric(&e, "turn_allocations"), 0);
 }

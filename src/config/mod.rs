@@ -33,6 +33,8 @@ pub struct Config {
 pub struct Turn {
     /// UDP listeners (`"address:port"`); empty = no TURN server.
     pub listen_udp: Vec<Spanned<String>>,
+    /// TCP listeners (RFC 8656 stream framing; the relay is UDP).
+    pub listen_tcp: Vec<Spanned<String>>,
     pub realm: String,
     /// Where relay sockets bind (IPv4 / IPv6); default: the first listener's address.
     pub relay_address: Option<IpAddr>,
@@ -62,6 +64,7 @@ impl Default for Turn {
     fn default() -> Self {
         Turn {
             listen_udp: vec![],
+            listen_tcp: vec![],
             realm: "eagw".into(),
             relay_address: None,
             relay_address6: None,
@@ -82,19 +85,25 @@ impl Default for Turn {
 
 impl Turn {
     pub fn enabled(&self) -> bool {
-        !self.listen_udp.is_empty()
+        !self.listen_udp.is_empty() || !self.listen_tcp.is_empty()
+    }
+
+    fn listeners(&self) -> Vec<SocketAddr> {
+        let mut v = Config::addrs(&self.listen_udp);
+        v.extend(Config::addrs(&self.listen_tcp));
+        v
     }
 
     /// The IPv4 relay address: configured, or the first IPv4 listener's (if specific).
     pub fn relay_v4(&self) -> Option<IpAddr> {
         self.relay_address.or_else(|| {
-            Config::addrs(&self.listen_udp).iter().map(|a| a.ip()).find(|ip| ip.is_ipv4() && !ip.is_unspecified())
+            self.listeners().iter().map(|a| a.ip()).find(|ip| ip.is_ipv4() && !ip.is_unspecified())
         })
     }
 
     pub fn relay_v6(&self) -> Option<IpAddr> {
         self.relay_address6.or_else(|| {
-            Config::addrs(&self.listen_udp).iter().map(|a| a.ip()).find(|ip| ip.is_ipv6() && !ip.is_unspecified())
+            self.listeners().iter().map(|a| a.ip()).find(|ip| ip.is_ipv6() && !ip.is_unspecified())
         })
     }
 }
@@ -282,7 +291,7 @@ impl Config {
             }
         }
         let t = &self.turn;
-        for a in &t.listen_udp {
+        for a in t.listen_udp.iter().chain(&t.listen_tcp) {
             if a.get_ref().parse::<SocketAddr>().is_err() {
                 return Err(err(a.span(), format!("{:?} is not an address:port", a.get_ref())));
             }
@@ -298,7 +307,7 @@ impl Config {
                 return Err(err(t.port_min.span(), format!("turn port range {min}-{max}: need port_min >= 1024 and 4 ports per worker")));
             }
             if t.relay_v4().is_none() && t.relay_v6().is_none() {
-                return Err(err(t.listen_udp[0].span(), "turn: set relay_address (the listeners bind a wildcard)".into()));
+                return Err(ConfigError(format!("{origin}: turn: set relay_address (the listeners bind a wildcard)")));
             }
             if matches!(t.relay_address, Some(IpAddr::V6(_))) || matches!(t.relay_address6, Some(IpAddr::V4(_))) {
                 return Err(ConfigError(format!("{origin}: turn: relay_address is IPv4, relay_address6 is IPv6")));

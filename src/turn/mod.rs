@@ -44,7 +44,7 @@ pub fn shared(cfg: &Config) -> Result<Option<Arc<server::TurnShared>>, String> {
         let i = i.get_ref();
         own.extend([i.address, i.address6, i.advertise, i.advertise6].into_iter().flatten());
     }
-    own.extend(Config::addrs(&t.listen_udp).iter().map(|a| a.ip()));
+    own.extend(Config::addrs(&t.listen_udp).iter().chain(&Config::addrs(&t.listen_tcp)).map(|a| a.ip()));
     own.extend([t.relay_v4(), t.relay_v6()].into_iter().flatten());
     own.sort();
     own.dedup();

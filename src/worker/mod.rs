@@ -380,7 +380,7 @@ pub fn spawn(cfg: &Config, sessions: Arc<AtomicUsize>) -> std::io::Result<(Vec<W
         turn: crate::turn::shared(cfg).map_err(std::io::Error::other)?,
     };
     if shared.turn.is_some() {
-        tracing::info!(udp = ?Config::addrs(&cfg.turn.listen_udp), relay = ?(cfg.turn.relay_v4(), cfg.turn.relay_v6()), "TURN server");
+        tracing::info!(udp = ?Config::addrs(&cfg.turn.listen_udp), tcp = ?Config::addrs(&cfg.turn.listen_tcp), relay = ?(cfg.turn.relay_v4(), cfg.turn.relay_v6()), "TURN server");
     }
     let mut handles = vec![];
     let mut threads = vec![];
