@@ -39,7 +39,7 @@ listen_tcp = ["127.0.0.1:22910"]
 realm = "eagw.local"
 relay_address = "127.0.0.1"
 port_min = 50000
-port_max = 55999
+port_max = 57999
 users = { demo = "demo-password" }
 allow_peers = ["127.0.0.1/32 22913-22914"]
 user_quota = 0
@@ -47,7 +47,7 @@ total_quota = 0
 CFG
 $eagw run --config $tmp/eagw.toml 2>$tmp/eagw.log & echo $! > $tmp/eagw.pid
 turnserver -n --listening-ip=127.0.0.1 --listening-port=22920 --relay-ip=127.0.0.1 \
-  --min-port=56000 --max-port=61999 --lt-cred-mech --user=demo:demo-password --realm=eagw.local \
+  --min-port=58000 --max-port=65535 --lt-cred-mech --user=demo:demo-password --realm=eagw.local \
   --allow-loopback-peers --no-tls --no-dtls --no-cli --no-tcp-relay --relay-threads=2 \
   --pidfile=$tmp/turnserver.pidfile --log-file=$tmp/turnserver.log --simple-log >/dev/null 2>&1 &
 echo $! > $tmp/coturn.pid

@@ -356,6 +356,26 @@ mod tests {
             assert!(a.ip().is_loopback());
         }
         assert_eq!(*c.media.port_min.get_ref(), 30000);
+        assert!(!c.turn.enabled(), "the embedded default runs no TURN server");
+    }
+
+    #[test]
+    fn turn_section_is_checked() {
+        let base = "[[interface]]\nname='a'\naddress='127.0.0.1'\n[turn]\nlisten_udp = ['127.0.0.1:3478']\n";
+        let ok = format!("{base}users = {{ demo = 'pw' }}\n");
+        let c = Config::from_toml(&ok, "x.toml").unwrap();
+        assert!(c.turn.enabled());
+        assert_eq!(c.turn.relay_v4(), Some("127.0.0.1".parse().unwrap()));
+        let e = Config::from_toml(&format!("{ok}allow_peers = ['10.0.0.0/8 9-1']\n"), "x.toml").unwrap_err().0;
+        assert!(e.contains("line 7") && e.contains("allow_peers"), "{e}");
+        let e = Config::from_toml(base, "x.toml").unwrap_err().0;
+        assert!(e.contains("users or rest_secret"), "{e}");
+        let e = Config::from_toml(&format!("{ok}port_min = 100\n"), "x.toml").unwrap_err().0;
+        assert!(e.contains("turn port range"), "{e}");
+        let example = include_str!("../../config/examples/turn-loopback.toml");
+        let c = Config::from_toml(example, "turn-loopback.toml").unwrap();
+        assert_eq!(c.turn.rest_secret, "loopback-test-secret");
+        assert_eq!(c.turn.users.get("demo").map(String::as_str), Some("demo-password"));
     }
 
     #[test]
