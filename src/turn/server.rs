@@ -123,7 +123,7 @@ impl Bucket {
         }
         let refill = (now.saturating_sub(self.last) as u128 * rate as u128 / SEC as u128) as u64;
         if refill > 0 {
-            self.tokens = (self.tokens + refill).min(rate.max(3000));
+            self.tokens = self.tokens.saturating_add(refill).min(rate.max(3000));
             self.last = now;
         }
         if self.tokens < n {
@@ -206,6 +206,10 @@ impl TurnServer {
 
     pub fn allocations(&self) -> usize {
         self.by_client.len()
+    }
+
+    pub fn has_allocation(&self, client: &Client) -> bool {
+        self.by_client.contains_key(client)
     }
 
     /// Allocations counted by the quota ledger across all workers.

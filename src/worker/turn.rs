@@ -25,6 +25,8 @@ const CONN: u64 = 4 << 40;
 const MAX_CONNS: usize = 10_000;
 const MAX_QUEUED: usize = 1 << 20;
 const READ_CHUNK: usize = 16 * 1024;
+/// A connection without an allocation that sends nothing for this long is closed.
+const IDLE_NS: u64 = 30_000_000_000;
 
 /// A TURN client's TCP connection (its allocation's lifetime ends with it).
 struct Conn {
@@ -33,6 +35,8 @@ struct Conn {
     framer: Framer,
     /// Bytes the socket did not take yet (EPOLLOUT is on while there are some).
     out: Vec<u8>,
+    /// When bytes last came in (monotonic ns).
+    last_rx: u64,
 }
 const INDEX: u64 = (1 << 40) - 1;
 
@@ -234,7 +238,7 @@ impl TurnIo {
                 self.conn_free.push(k as u32);
                 return;
             }
-            self.conns[k] = Some(Conn { fd: cfd, addr, framer: Framer::default(), out: vec![] });
+            self.conns[k] = Some(Conn { fd: cfd, addr, framer: Framer::default(), out: vec![], last_rx: now });
         } else if token & !INDEX == CONN {
             self.on_conn(i, buf, now, epoll);
         }
@@ -265,6 +269,9 @@ impl TurnIo {
             Ok(Some(n)) => n,
         };
         c.framer.filled(READ_CHUNK, n);
+        if n > 0 {
+            c.last_rx = now;
+        }
         let client = Client { via: STREAM_VIA | k as u32, addr: c.addr };
         loop {
             let Some(Some(c)) = self.conns.get_mut(k) else { return };
@@ -312,10 +319,21 @@ impl TurnIo {
         self.core.stats.allocations_deleted += (before - self.core.allocations()) as u64;
     }
 
-    /// Once a second: lifetimes.
+    /// Once a second: lifetimes, and connections idle without an allocation.
     pub fn tick(&mut self, now: u64, epoll: &sys::Epoll) {
         let mut ctx = Ctx { r: &mut self.relays, epoll };
         self.core.tick(now, &mut ctx);
+        let idle: Vec<usize> = (0..self.conns.len())
+            .filter(|&k| {
+                self.conns[k].as_ref().is_some_and(|c| {
+                    now.saturating_sub(c.last_rx) > IDLE_NS
+                        && !self.core.has_allocation(&Client { via: STREAM_VIA | k as u32, addr: c.addr })
+                })
+            })
+            .collect();
+        for k in idle {
+            self.close_conn(k, epoll);
+        }
     }
 
     pub fn shutdown(&mut self, epoll: &sys::Epoll) {
