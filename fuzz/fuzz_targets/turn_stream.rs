@@ -12,7 +12,7 @@ fn frames(chunks: &[&[u8]]) -> (Vec<Vec<u8>>, bool) {
     for c in chunks {
         f.push(c);
         loop {
-            match f.next() {
+            match f.next_message() {
                 Ok(Some(m)) => out.push(m.to_vec()),
                 Ok(None) => break,
                 Err(_) => return (out, true),

@@ -69,7 +69,7 @@ impl Framer {
 
     /// The next complete message, `Ok(None)` when more bytes are needed, `Err` when the
     /// stream is broken (not TURN) or buffers more than a message can be long.
-    pub fn next(&mut self) -> Result<Option<&[u8]>, &'static str> {
+    pub fn next_message(&mut self) -> Result<Option<&[u8]>, &'static str> {
         let pending = &self.buf[self.start..];
         match frame_len(pending)? {
             Some(n) => {
@@ -107,7 +107,7 @@ mod tests {
             let mut got = vec![];
             for chunk in stream.chunks(split) {
                 f.push(chunk);
-                while let Some(m) = f.next().unwrap() {
+                while let Some(m) = f.next_message().unwrap() {
                     got.push(m.to_vec());
                 }
             }
@@ -127,15 +127,15 @@ mod tests {
         let mut f = Framer::default();
         f.push(&[0x40, 0, 0xff, 0xff]);
         f.push(&vec![0; 65536]);
-        assert_eq!(f.next().unwrap().map(|m| m.len()), Some(65540));
+        assert_eq!(f.next_message().unwrap().map(|m| m.len()), Some(65540));
         let mut f = Framer::default();
         f.push(&[0x40, 0, 0xff, 0xff]);
-        assert_eq!(f.next(), Ok(None));
+        assert_eq!(f.next_message(), Ok(None));
         // the room/filled pair gives back what was not read
         let mut f = Framer::default();
         let r = f.room(100);
         r[..4].copy_from_slice(&[0x40, 1, 0, 0]);
         f.filled(100, 4);
-        assert_eq!(f.next().unwrap(), Some(&[0x40, 1, 0, 0][..]));
+        assert_eq!(f.next_message().unwrap(), Some(&[0x40, 1, 0, 0][..]));
     }
 }

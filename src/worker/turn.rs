@@ -275,7 +275,7 @@ impl TurnIo {
         let client = Client { via: STREAM_VIA | k as u32, addr: c.addr };
         loop {
             let Some(Some(c)) = self.conns.get_mut(k) else { return };
-            let len = match c.framer.next() {
+            let len = match c.framer.next_message() {
                 Ok(Some(m)) if m.len() <= buf.len() => {
                     buf[..m.len()].copy_from_slice(m);
                     m.len()
