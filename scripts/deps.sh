@@ -5,7 +5,7 @@
 #   scripts/deps.sh run    # the appliance: a Rust toolchain (cargo), pkg-config and the codec
 #                          #   libraries it links (libopus-dev, libopencore-amrwb-dev, libvo-amrwbenc-dev)
 #   scripts/deps.sh test   # + the real peers the tests drive: Kamailio, sipp, ffmpeg, Chromium,
-#                          #   espeak-ng, and a Python venv (target/pyenv) with aiortc and pesq
+#                          #   espeak-ng, coturn's turnutils, and a Python venv (target/pyenv) with aiortc and pesq
 #   scripts/deps.sh bench  # + rtpengine, to compare side by side with the load tool
 set -eu
 what=${1:-test}
@@ -39,6 +39,7 @@ case "$what" in
         want python3 python3
         want chromium chromium
         want espeak-ng espeak-ng
+        want turnutils_uclient coturn   # coturn's TURN client and peer drive tests/turn.rs
         python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || { need_cmds+=("python3-venv"); pkgs+=(python3-venv); }
         ;;
     bench)
@@ -47,6 +48,7 @@ case "$what" in
         want sipp sip-tester
         want ffmpeg ffmpeg
         want rtpengine rtpengine-daemon
+        want turnserver coturn          # scripts/turn-compare.sh runs it on loopback
         ;;
     *) echo "usage: $0 run|test|bench" >&2; exit 2 ;;
 esac
@@ -78,7 +80,7 @@ trap '[ $rc_guard -eq 1 ] && $SUDO rm -f /usr/sbin/policy-rc.d' EXIT
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
 # a package that still started a service: stop it
-for svc in kamailio rtpengine-daemon ngcp-rtpengine-daemon; do
+for svc in kamailio rtpengine-daemon ngcp-rtpengine-daemon turnserver; do
     pkill -x "${svc%-daemon}" 2>/dev/null || true
 done
 venv

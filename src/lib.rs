@@ -31,4 +31,5 @@ pub mod sdp;
 pub mod session;
 pub mod stats;
 pub mod transport;
+pub mod turn;
 pub mod worker;

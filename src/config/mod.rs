@@ -23,6 +23,89 @@ pub struct Config {
     pub media: Media,
     #[serde(rename = "interface", default)]
     pub interfaces: Vec<Spanned<Interface>>,
+    /// The embedded TURN server (off unless listeners are configured).
+    #[serde(default)]
+    pub turn: Turn,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Turn {
+    /// UDP listeners (`"address:port"`); empty = no TURN server.
+    pub listen_udp: Vec<Spanned<String>>,
+    /// TCP listeners (RFC 8656 stream framing; the relay is UDP).
+    pub listen_tcp: Vec<Spanned<String>>,
+    pub realm: String,
+    /// Where relay sockets bind (IPv4 / IPv6); default: the first listener's address.
+    pub relay_address: Option<IpAddr>,
+    pub relay_address6: Option<IpAddr>,
+    /// Relay port range, inclusive, shared out among the workers.
+    pub port_min: Spanned<u16>,
+    pub port_max: u16,
+    /// Long-term credentials: user name → password.
+    pub users: std::collections::BTreeMap<String, String>,
+    /// TURN REST API shared secret (empty = REST credentials off).
+    pub rest_secret: String,
+    /// Peers allowed although denied by default (loopback, private, link-local,
+    /// multicast, eagw's own addresses): `"CIDR"` or `"CIDR LO-HI"` (a port range).
+    pub allow_peers: Vec<Spanned<String>>,
+    /// Allocations per user name, and in total (0 = no limit).
+    pub user_quota: usize,
+    pub total_quota: usize,
+    /// Bandwidth cap per allocation and direction in kbit/s (0 = none).
+    pub bandwidth_kbps: u64,
+    pub default_lifetime_secs: u64,
+    pub max_lifetime_secs: u64,
+    /// How long a nonce stays valid (then 438 Stale Nonce).
+    pub nonce_secs: u64,
+}
+
+impl Default for Turn {
+    fn default() -> Self {
+        Turn {
+            listen_udp: vec![],
+            listen_tcp: vec![],
+            realm: "eagw".into(),
+            relay_address: None,
+            relay_address6: None,
+            port_min: Spanned::new(0..0, 49152),
+            port_max: 65535,
+            users: Default::default(),
+            rest_secret: String::new(),
+            allow_peers: vec![],
+            user_quota: 100,
+            total_quota: 10000,
+            bandwidth_kbps: 0,
+            default_lifetime_secs: 600,
+            max_lifetime_secs: 3600,
+            nonce_secs: 600,
+        }
+    }
+}
+
+impl Turn {
+    pub fn enabled(&self) -> bool {
+        !self.listen_udp.is_empty() || !self.listen_tcp.is_empty()
+    }
+
+    fn listeners(&self) -> Vec<SocketAddr> {
+        let mut v = Config::addrs(&self.listen_udp);
+        v.extend(Config::addrs(&self.listen_tcp));
+        v
+    }
+
+    /// The IPv4 relay address: configured, or the first IPv4 listener's (if specific).
+    pub fn relay_v4(&self) -> Option<IpAddr> {
+        self.relay_address.or_else(|| {
+            self.listeners().iter().map(|a| a.ip()).find(|ip| ip.is_ipv4() && !ip.is_unspecified())
+        })
+    }
+
+    pub fn relay_v6(&self) -> Option<IpAddr> {
+        self.relay_address6.or_else(|| {
+            self.listeners().iter().map(|a| a.ip()).find(|ip| ip.is_ipv6() && !ip.is_unspecified())
+        })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -214,6 +297,37 @@ impl Config {
         if !(100..=60_000).contains(&self.media.rtcp_interval_ms) {
             return Err(ConfigError(format!("{origin}: rtcp_interval_ms must be 100..60000")));
         }
+        let t = &self.turn;
+        for a in t.listen_udp.iter().chain(&t.listen_tcp) {
+            if a.get_ref().parse::<SocketAddr>().is_err() {
+                return Err(err(a.span(), format!("{:?} is not an address:port", a.get_ref())));
+            }
+        }
+        for a in &t.allow_peers {
+            if let Err(e) = crate::turn::policy::Net::parse(a.get_ref()) {
+                return Err(err(a.span(), format!("allow_peers: {e}")));
+            }
+        }
+        if t.enabled() {
+            let (min, max) = (*t.port_min.get_ref(), t.port_max);
+            if min < 1024 || min > max || ((max - min) as usize + 1) < workers * 4 {
+                return Err(err(t.port_min.span(), format!("turn port range {min}-{max}: need port_min >= 1024 and 4 ports per worker")));
+            }
+            if t.relay_v4().is_none() && t.relay_v6().is_none() {
+                return Err(ConfigError(format!("{origin}: turn: set relay_address (the listeners bind a wildcard)")));
+            }
+            if matches!(t.relay_address, Some(IpAddr::V6(_))) || matches!(t.relay_address6, Some(IpAddr::V4(_))) {
+                return Err(ConfigError(format!("{origin}: turn: relay_address is IPv4, relay_address6 is IPv6")));
+            }
+            if t.realm.is_empty() || t.default_lifetime_secs == 0 || t.max_lifetime_secs < t.default_lifetime_secs || t.nonce_secs == 0 {
+                return Err(ConfigError(format!(
+                    "{origin}: turn: realm must be set, 0 < default_lifetime_secs <= max_lifetime_secs, nonce_secs > 0"
+                )));
+            }
+            if t.users.is_empty() && t.rest_secret.is_empty() {
+                return Err(ConfigError(format!("{origin}: turn: configure users or rest_secret (no anonymous relaying)")));
+            }
+        }
         if self.media.learning_window_ms > 60_000 {
             return Err(ConfigError(format!("{origin}: learning_window_ms must be at most 60000")));
         }
@@ -249,6 +363,26 @@ mod tests {
             assert!(a.ip().is_loopback());
         }
         assert_eq!(*c.media.port_min.get_ref(), 30000);
+        assert!(!c.turn.enabled(), "the embedded default runs no TURN server");
+    }
+
+    #[test]
+    fn turn_section_is_checked() {
+        let base = "[[interface]]\nname='a'\naddress='127.0.0.1'\n[turn]\nlisten_udp = ['127.0.0.1:3478']\n";
+        let ok = format!("{base}users = {{ demo = 'pw' }}\n");
+        let c = Config::from_toml(&ok, "x.toml").unwrap();
+        assert!(c.turn.enabled());
+        assert_eq!(c.turn.relay_v4(), Some("127.0.0.1".parse().unwrap()));
+        let e = Config::from_toml(&format!("{ok}allow_peers = ['10.0.0.0/8 9-1']\n"), "x.toml").unwrap_err().0;
+        assert!(e.contains("line 7") && e.contains("allow_peers"), "{e}");
+        let e = Config::from_toml(base, "x.toml").unwrap_err().0;
+        assert!(e.contains("users or rest_secret"), "{e}");
+        let e = Config::from_toml(&format!("{ok}port_min = 100\n"), "x.toml").unwrap_err().0;
+        assert!(e.contains("turn port range"), "{e}");
+        let example = include_str!("../../config/examples/turn-loopback.toml");
+        let c = Config::from_toml(example, "turn-loopback.toml").unwrap();
+        assert_eq!(c.turn.rest_secret, "loopback-test-secret");
+        assert_eq!(c.turn.users.get("demo").map(String::as_str), Some("demo-password"));
     }
 
     #[test]

@@ -40,6 +40,75 @@ pub struct WorkerStats {
     pub rtcp_consumed: u64,
     pub rtcp_errors: u64,
     pub errors: u64,
+    pub turn: TurnStats,
+}
+
+/// Counters of a worker's TURN server (`turn::server`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TurnStats {
+    /// Allocations alive (a gauge, set by the worker's snapshot).
+    pub allocations: u64,
+    pub allocations_created: u64,
+    pub allocations_expired: u64,
+    /// Deleted by the client (Refresh with LIFETIME 0) or when its TCP connection closed.
+    pub allocations_deleted: u64,
+    pub requests: u64,
+    /// Requests without credentials answered with 401 and a nonce (the normal first step).
+    pub challenges: u64,
+    /// Wrong password, unknown user, or another user's allocation: 401 / 441.
+    pub auth_failures: u64,
+    /// TURN REST usernames whose expiry has passed: 401.
+    pub rest_expired: u64,
+    /// Expired or foreign nonces: 438.
+    pub stale_nonces: u64,
+    /// Allocations refused by the per-user quota (486).
+    pub quota: u64,
+    /// Allocations refused by the total quota, no relay port, too many permissions or channels (508).
+    pub capacity: u64,
+    /// Permissions or channels refused by the peer policy (403).
+    pub denied_peers: u64,
+    /// Malformed STUN or ChannelData, bad or missing attributes.
+    pub malformed: u64,
+    /// Requests or data for an allocation that does not exist (437 or dropped).
+    pub mismatches: u64,
+    pub no_allocation: u64,
+    /// Data to or from a peer without a permission (or on an unbound channel): dropped.
+    pub no_permission: u64,
+    /// Data over the allocation's bandwidth cap: dropped.
+    pub bandwidth_drops: u64,
+    pub to_peer_packets: u64,
+    pub to_peer_bytes: u64,
+    pub to_client_packets: u64,
+    pub to_client_bytes: u64,
+    /// Sends that failed (socket buffer full, unreachable).
+    pub send_errors: u64,
+}
+
+impl TurnStats {
+    pub fn merge(&mut self, o: &TurnStats) {
+        self.allocations += o.allocations;
+        self.allocations_created += o.allocations_created;
+        self.allocations_expired += o.allocations_expired;
+        self.allocations_deleted += o.allocations_deleted;
+        self.requests += o.requests;
+        self.challenges += o.challenges;
+        self.auth_failures += o.auth_failures;
+        self.rest_expired += o.rest_expired;
+        self.stale_nonces += o.stale_nonces;
+        self.quota += o.quota;
+        self.capacity += o.capacity;
+        self.denied_peers += o.denied_peers;
+        self.malformed += o.malformed;
+        self.mismatches += o.mismatches;
+        self.no_allocation += o.no_allocation;
+        self.no_permission += o.no_permission;
+        self.bandwidth_drops += o.bandwidth_drops;
+        self.to_peer_packets += o.to_peer_packets;
+        self.to_peer_bytes += o.to_peer_bytes;
+        self.to_client_packets += o.to_client_packets;
+        self.to_client_bytes += o.to_client_bytes;
+        self.send_errors += o.send_errors;
+    }
 }
 
 impl WorkerStats {
@@ -67,6 +136,7 @@ impl WorkerStats {
         self.rtcp_consumed += o.rtcp_consumed;
         self.rtcp_errors += o.rtcp_errors;
         self.errors += o.errors;
+        self.turn.merge(&o.turn);
     }
 }
 

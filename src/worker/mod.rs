@@ -9,6 +9,7 @@
 pub mod ports;
 pub mod sockets;
 pub mod sys;
+pub mod turn;
 
 use crate::config::{Config, TimeoutAction};
 use crate::session::report::CallReport;
@@ -81,6 +82,8 @@ pub struct Shared {
     pub learn: LearnOpts,
     pub timeout_ns: u64,
     pub timeout_action: TimeoutAction,
+    /// The TURN server's credentials, policy, limits and quota ledger (None: TURN off).
+    pub turn: Option<Arc<crate::turn::server::TurnShared>>,
 }
 
 const WAKE_TOKEN: u64 = u64::MAX;
@@ -97,6 +100,7 @@ pub struct Worker {
     shared: Shared,
     stats: WorkerStats,
     ticks: u64,
+    turn: Option<turn::TurnIo>,
 }
 
 impl Worker {
@@ -105,6 +109,10 @@ impl Worker {
         let (tx, rx) = crossbeam_channel::unbounded();
         let socks = SocketTable::new(cfg, id, n, shared.identity.clone())?;
         socks.epoll().add(waker.raw(), WAKE_TOKEN)?;
+        let turn = match &shared.turn {
+            Some(t) => Some(turn::TurnIo::new(cfg, t.clone(), id, n, socks.epoll(), mono_ns())?),
+            None => None,
+        };
         let w = Worker {
             id,
             waker: waker.clone(),
@@ -115,6 +123,7 @@ impl Worker {
             shared,
             stats: WorkerStats::default(),
             ticks: 0,
+            turn,
         };
         Ok((w, WorkerHandle { tx, waker }))
     }
@@ -134,6 +143,10 @@ impl Worker {
                 let token = ev.u64;
                 if token == WAKE_TOKEN {
                     inbox = true;
+                } else if token >= turn::TOKEN_BASE {
+                    if let Some(t) = &mut self.turn {
+                        t.on_readable(token, &mut buf, now, self.socks.epoll());
+                    }
                 } else {
                     self.socks.on_readable(token as u32, &mut buf, now, &mut self.stats);
                 }
@@ -167,6 +180,9 @@ impl Worker {
     }
 
     fn shutdown(&mut self) {
+        if let Some(t) = &mut self.turn {
+            t.shutdown(self.socks.epoll());
+        }
         for (_, mut c) in self.calls.drain() {
             c.close(&mut self.socks);
             self.shared.sessions.fetch_sub(1, Ordering::Relaxed);
@@ -295,6 +311,9 @@ impl Worker {
         self.ticks += 1;
         if self.ticks % 10 == 0 {
             self.socks.sweep_consent(now, &mut self.stats);
+            if let Some(t) = &mut self.turn {
+                t.tick(now, self.socks.epoll());
+            }
         }
         if self.shared.timeout_ns == 0 || self.ticks % 10 != 0 {
             return;
@@ -324,6 +343,9 @@ impl Worker {
         s.calls = self.calls.len() as u64;
         s.sockets = self.socks.len() as u64;
         s.ports_in_use = self.socks.ports_in_use() as u64;
+        if let Some(t) = &self.turn {
+            s.turn = t.stats();
+        }
         s
     }
 
@@ -355,7 +377,11 @@ pub fn spawn(cfg: &Config, sessions: Arc<AtomicUsize>) -> std::io::Result<(Vec<W
         },
         timeout_ns: cfg.media.timeout_secs * 1_000_000_000,
         timeout_action: cfg.media.timeout_action,
+        turn: crate::turn::shared(cfg).map_err(std::io::Error::other)?,
     };
+    if shared.turn.is_some() {
+        tracing::info!(udp = ?Config::addrs(&cfg.turn.listen_udp), tcp = ?Config::addrs(&cfg.turn.listen_tcp), relay = ?(cfg.turn.relay_v4(), cfg.turn.relay_v6()), "TURN server");
+    }
     let mut handles = vec![];
     let mut threads = vec![];
     for id in 0..n {

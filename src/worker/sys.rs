@@ -38,6 +38,15 @@ impl Epoll {
         Ok(())
     }
 
+    /// Changes what `fd` is watched for: readable, and writable too when `out`.
+    pub fn modify(&self, fd: RawFd, token: u64, out: bool) -> io::Result<()> {
+        let events = libc::EPOLLIN as u32 | if out { libc::EPOLLOUT as u32 } else { 0 };
+        let mut ev = libc::epoll_event { events, u64: token };
+        // SAFETY: ev is a valid epoll_event for the duration of the call.
+        cvt(unsafe { libc::epoll_ctl(self.fd.as_raw_fd(), libc::EPOLL_CTL_MOD, fd, &mut ev) })?;
+        Ok(())
+    }
+
     pub fn delete(&self, fd: RawFd) {
         let mut ev = libc::epoll_event { events: 0, u64: 0 };
         // SAFETY: as above; errors (fd already gone) are harmless here.
@@ -169,6 +178,12 @@ pub fn send_to(fd: RawFd, buf: &[u8], to: &SocketAddr) -> io::Result<usize> {
 /// Binds a non-blocking UDP socket; `tos` (IPv4 TOS / IPv6 traffic class) and receive
 /// buffer size are set when non-zero.
 pub fn bind_udp(addr: SocketAddr, tos: u8, rcvbuf: usize) -> io::Result<OwnedFd> {
+    bind_udp_with(addr, tos, rcvbuf, false)
+}
+
+/// As [`bind_udp`], with SO_REUSEPORT when `reuseport` (one listener per worker on the
+/// same port; the kernel keeps each 5-tuple on one of them).
+pub fn bind_udp_with(addr: SocketAddr, tos: u8, rcvbuf: usize, reuseport: bool) -> io::Result<OwnedFd> {
     let domain = if addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
     // SAFETY: plain syscall; the fd is owned from here on.
     let fd = cvt(unsafe { libc::socket(domain, libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0) })?;
@@ -183,6 +198,9 @@ pub fn bind_udp(addr: SocketAddr, tos: u8, rcvbuf: usize) -> io::Result<OwnedFd>
     }
     if rcvbuf != 0 {
         setsockopt_int(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RCVBUF, rcvbuf as i32)?;
+    }
+    if reuseport {
+        setsockopt_int(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
     }
     let mut st = MaybeUninit::<libc::sockaddr_storage>::zeroed();
     // SAFETY: zeroed storage is valid.
@@ -229,4 +247,67 @@ pub fn ip_family(ip: &IpAddr) -> &'static str {
     } else {
         "IP6"
     }
+}
+
+/// A non-blocking TCP listener with SO_REUSEADDR and SO_REUSEPORT (one per worker).
+pub fn tcp_listen(addr: SocketAddr) -> io::Result<OwnedFd> {
+    let domain = if addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
+    // SAFETY: plain syscall; the fd is owned from here on.
+    let fd = cvt(unsafe { libc::socket(domain, libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0) })?;
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    if addr.is_ipv6() {
+        setsockopt_int(fd.as_raw_fd(), libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, 1)?;
+    }
+    setsockopt_int(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+    setsockopt_int(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
+    let mut st = MaybeUninit::<libc::sockaddr_storage>::zeroed();
+    // SAFETY: zeroed storage is valid.
+    let st = unsafe { st.assume_init_mut() };
+    let len = to_sockaddr(&addr, st);
+    // SAFETY: st holds a sockaddr of length len.
+    cvt(unsafe { libc::bind(fd.as_raw_fd(), st as *const _ as *const libc::sockaddr, len) })?;
+    // SAFETY: plain syscall on our socket.
+    cvt(unsafe { libc::listen(fd.as_raw_fd(), 1024) })?;
+    Ok(fd)
+}
+
+/// Accepts one connection (non-blocking, TCP_NODELAY); `Ok(None)` when none is queued.
+pub fn tcp_accept(fd: RawFd) -> io::Result<Option<(OwnedFd, SocketAddr)>> {
+    let mut st = MaybeUninit::<libc::sockaddr_storage>::zeroed();
+    let mut len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: st is valid for len bytes.
+    let c = unsafe { libc::accept4(fd, st.as_mut_ptr() as *mut libc::sockaddr, &mut len, libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) };
+    if c < 0 {
+        let e = io::Error::last_os_error();
+        return if e.kind() == io::ErrorKind::WouldBlock { Ok(None) } else { Err(e) };
+    }
+    // SAFETY: accept4 returned a new fd that we own.
+    let c = unsafe { OwnedFd::from_raw_fd(c) };
+    let _ = setsockopt_int(c.as_raw_fd(), libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
+    // SAFETY: the kernel wrote an address of the socket's family.
+    let st = unsafe { st.assume_init() };
+    let addr = from_sockaddr(&st).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unknown address family"))?;
+    Ok(Some((c, addr)))
+}
+
+/// Reads without blocking: `Ok(Some(0))` at end of stream, `Ok(None)` when nothing is there.
+pub fn read(fd: RawFd, buf: &mut [u8]) -> io::Result<Option<usize>> {
+    // SAFETY: buf is valid for its length.
+    let n = unsafe { libc::recv(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len(), libc::MSG_DONTWAIT) };
+    if n < 0 {
+        let e = io::Error::last_os_error();
+        return if e.kind() == io::ErrorKind::WouldBlock { Ok(None) } else { Err(e) };
+    }
+    Ok(Some(n as usize))
+}
+
+/// Writes without blocking (no SIGPIPE); `Ok(0)` when the socket buffer is full.
+pub fn write(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: buf is valid for its length.
+    let n = unsafe { libc::send(fd, buf.as_ptr() as *const libc::c_void, buf.len(), libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) };
+    if n < 0 {
+        let e = io::Error::last_os_error();
+        return if e.kind() == io::ErrorKind::WouldBlock { Ok(0) } else { Err(e) };
+    }
+    Ok(n as usize)
 }

@@ -30,13 +30,16 @@ impl Eagw {
     pub fn start(slot: u16, extra: &str) -> Eagw {
         let (ng, http, pmin, pmax) = ports(slot);
         // `extra` may override [general] and [media] keys: they are merged in front
-        let (general_extra, media_extra) = split_extra(extra);
+        let (general_extra, media_extra, turn_extra) = split_extra(extra);
+        // a test may narrow its media range (e.g. to give TURN relay ports the rest)
+        let media_ports = if media_extra.contains("port_min") { String::new() } else { format!("port_min = {pmin}\nport_max = {pmax}\n") };
+        let turn_extra = if turn_extra.is_empty() { String::new() } else { format!("[turn]\n{turn_extra}") };
         let cfg = format!(
             "[general]\nworkers = 2\nlog = \"info\"\n{general_extra}\n\
              [control]\nng_udp = [\"127.0.0.1:{ng}\"]\nng_tcp = [\"127.0.0.1:{ng}\"]\nhttp = [\"127.0.0.1:{http}\"]\n\
-             [media]\nport_min = {pmin}\nport_max = {pmax}\n{media_extra}\n\
+             [media]\n{media_ports}{media_extra}\n\
              [[interface]]\nname = \"access\"\naddress = \"127.0.0.1\"\naddress6 = \"::1\"\n\
-             [[interface]]\nname = \"core\"\naddress = \"127.0.0.1\"\naddress6 = \"::1\"\n"
+             [[interface]]\nname = \"core\"\naddress = \"127.0.0.1\"\naddress6 = \"::1\"\n{turn_extra}"
         );
         let dir = std::env::temp_dir().join(format!("eagw-test-{slot}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -199,25 +202,23 @@ impl Drop for Eagw {
     }
 }
 
-fn split_extra(extra: &str) -> (String, String) {
-    let (mut g, mut m) = (String::new(), String::new());
-    let mut into_media = false;
+fn split_extra(extra: &str) -> (String, String, String) {
+    let (mut g, mut m, mut t) = (String::new(), String::new(), String::new());
+    let mut into = 0;
     for l in extra.lines() {
         match l.trim() {
-            "[general]" => into_media = false,
-            "[media]" => into_media = true,
+            "[general]" => into = 0,
+            "[media]" => into = 1,
+            "[turn]" => into = 2,
             "" => {}
-            _ if into_media => {
-                m.push_str(l);
-                m.push('\n');
-            }
             _ => {
-                g.push_str(l);
-                g.push('\n');
+                let out = [&mut g, &mut m, &mut t];
+                out[into].push_str(l);
+                out[into].push('\n');
             }
         }
     }
-    (g, m)
+    (g, m, t)
 }
 
 pub fn split_once(b: &[u8], c: u8) -> Option<(&[u8], &[u8])> {
