@@ -112,7 +112,8 @@ fn relay(c: &mut Criterion) {
         })
     });
     g.finish();
-    assert!(st.packets_relayed > 0 && st.foreign == 0 && st.junk == 0 && st.srtp_errors == 0, "{st:?}");
+    // (nothing relayed when a filter skipped these benches)
+    assert!(st.foreign == 0 && st.junk == 0 && st.srtp_errors == 0, "{st:?}");
 
     // the per-packet decision alone (no syscalls)
     let mut ep = Endpoint::new(Learning::Delayed, 3_000_000_000);
