@@ -1,8 +1,10 @@
 //! Media handling on the packet path: RTP/RTCP recognition and endpoint learning for the
-//! relay; the adaptive jitter buffer transcoded streams will use (`jitter`, not wired in
-//! yet). Codecs are in [`crate::codec`]; transcoding pipelines arrive in later issues.
+//! relay; for transcoded streams the adaptive jitter buffer (`jitter`) and the pipeline of
+//! one direction (`transcode`: buffer → decoder → rate → encoder → RTP). Codecs are in
+//! [`crate::codec`].
 
 pub mod endpoint;
 pub mod rtcp;
 pub mod jitter;
 pub mod rtp;
+pub mod transcode;
