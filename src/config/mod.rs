@@ -188,6 +188,12 @@ pub struct Media {
     /// `generate-RTCP`: interval between eagw's reports to a party (plus 0–1 s of random
     /// dispersion), rtpengine's `--rtcp-interval`.
     pub rtcp_interval_ms: u64,
+    /// Transcoding: Opus encoder complexity (0–10; 5 measured as the best quality per CPU),
+    /// Opus bitrate (bit/s), and the AMR-WB bitrate eagw sends (the highest mode of the
+    /// party's `mode-set` not above it; its CMR can lower it).
+    pub opus_complexity: u8,
+    pub opus_bitrate: u32,
+    pub amrwb_bitrate: u32,
 }
 
 impl Default for Media {
@@ -203,6 +209,9 @@ impl Default for Media {
             socket_rcvbuf: 0,
             dtls_certificate: String::new(),
             rtcp_interval_ms: 5000,
+            opus_complexity: 5,
+            opus_bitrate: 32_000,
+            amrwb_bitrate: 12_650,
         }
     }
 }
@@ -296,6 +305,15 @@ impl Config {
         }
         if !(100..=60_000).contains(&self.media.rtcp_interval_ms) {
             return Err(ConfigError(format!("{origin}: rtcp_interval_ms must be 100..60000")));
+        }
+        if self.media.opus_complexity > 10 {
+            return Err(ConfigError(format!("{origin}: opus_complexity must be 0..10")));
+        }
+        if !(6_000..=510_000).contains(&self.media.opus_bitrate) {
+            return Err(ConfigError(format!("{origin}: opus_bitrate must be 6000..510000")));
+        }
+        if !(6_600..=23_850).contains(&self.media.amrwb_bitrate) {
+            return Err(ConfigError(format!("{origin}: amrwb_bitrate must be 6600..23850")));
         }
         let t = &self.turn;
         for a in t.listen_udp.iter().chain(&t.listen_tcp) {

@@ -192,7 +192,14 @@ fn apply_kv(o: &mut Options, key: &str, v: &Value) -> Result<(), String> {
             o.supports_load_limit = strings(v).iter().any(|s| norm(s) == "load-limit");
         }
         "limit" => o.limit = v.as_int().filter(|&l| l >= 0).map(|l| l as u64),
-        "ptime" | "ptime-reverse" => o.warnings.push(format!("{key} needs transcoding: not supported yet")),
+        "ptime" | "ptime-reverse" => {
+            let p = v.as_int().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()));
+            match p {
+                Some(20) => o.ptime = Some(20),
+                Some(p) => o.warnings.push(format!("{key}={p}: eagw sends 20 ms frames when it transcodes; ignored")),
+                None => return Err(format!("{key} must be an integer")),
+            }
+        }
         // known keys eagw has no use for (yet): accepted silently
         "sip-message-type" | "sip-code" | "metadata" | "xmlrpc-callback" | "tos" | "record-call"
         | "to-label" | "all" | "template" | "output-destination" | "recording-file" | "recording-dir"
@@ -234,9 +241,10 @@ fn apply_codec(o: &mut Options, op: &str, codec: &str) {
         "mask" => o.codec_mask.push(codec.to_string()),
         "offer" => o.codec_offer.push(codec.to_string()),
         "except" => o.codec_except.push(codec.to_string()),
-        "transcode" | "accept" | "consume" | "set" => {
-            o.warnings.push(format!("codec-{op}-{codec}: transcoding is not supported yet; ignored"))
-        }
+        "transcode" => o.codec_transcode.push(codec.to_string()),
+        "accept" => o.codec_accept.push(codec.to_string()),
+        "consume" => o.codec_consume.push(codec.to_string()),
+        "set" => o.codec_set.push(codec.to_string()),
         "ignore" => {}
         other => tracing::warn!("unknown codec operation {other:?} ignored"),
     }
@@ -255,9 +263,10 @@ pub fn apply_flag(o: &mut Options, token: &str) {
         "fatal" => o.fatal = true,
         "fast" => o.fast = true,
         "no-rtcp-attribute" => o.no_rtcp_attribute = true,
-        "always-transcode" | "force-transcoding" | "allow-transcoding" => {
-            o.warnings.push(format!("{token}: transcoding is not supported yet; ignored"))
-        }
+        "always-transcode" => o.always_transcode = true,
+        "force-transcoding" => o.force_transcoding = true,
+        // transcoding is allowed whenever the codecs need it
+        "allow-transcoding" => {}
         // rtpengine's alias for what a browser needs
         "webrtc" => {
             o.transport_protocol = Some("UDP/TLS/RTP/SAVPF".into());

@@ -184,7 +184,7 @@ impl Dispatcher {
             .val("sessionsown", i(s.calls))
             .val("sessionsforeign", i(0))
             .val("sessionstotal", i(s.calls))
-            .val("transcodedmedia", i(0))
+            .val("transcodedmedia", i(s.transcoded_streams))
             .val("portsinuse", i(s.ports_in_use))
             .build();
         let total = DictBuilder::new()
@@ -209,6 +209,11 @@ impl Dispatcher {
             .val("rtcpgenerated", i(s.rtcp_generated))
             .val("rtcpconsumed", i(s.rtcp_consumed))
             .val("rtcperrors", i(s.rtcp_errors))
+            .val("transcodedframes", i(s.transcoded_frames))
+            .val("concealedframes", i(s.concealed_frames))
+            .val("lateframes", i(s.late_frames))
+            .val("transcodeerrors", i(s.transcode_errors))
+            .val("dtmfevents", i(s.dtmf_events))
             .val("errors", i(s.errors))
             .build();
         let mut ctl = DictBuilder::new();
@@ -284,6 +289,20 @@ fn stream(s: &StreamReport) -> Value {
             r = r.val("RTT us", n(rtt));
         }
         d = d.val("generated RTCP", r.build());
+    }
+    if let Some(x) = &s.transcode {
+        let n = |v: u64| Value::int(v.min(i64::MAX as u64) as i64);
+        let r = DictBuilder::new()
+            .str("codec in", x.codec_in)
+            .str("codec out", x.codec_out)
+            .val("frames in", n(x.frames_in))
+            .val("frames out", n(x.frames_out))
+            .val("concealed", n(x.concealed))
+            .val("errors", n(x.errors))
+            .val("DTMF events", n(x.dtmf_out))
+            .int("jitter target ms", x.jitter_target_ms as i64)
+            .int("added delay ms", x.added_delay_ms as i64);
+        d = d.val("transcoding", r.build());
     }
     d.int("last packet", s.last_packet as i64)
         .val("flags", Value::List(s.flags.iter().map(|f| Value::str(*f)).collect()))

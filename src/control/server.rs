@@ -437,6 +437,12 @@ pub async fn metrics(d: &Dispatcher) -> String {
     m("rtcp_generated_total", "counter", "generate-RTCP: SR/RR compound packets eagw sent.", s.rtcp_generated);
     m("rtcp_consumed_total", "counter", "generate-RTCP: parties' RTCP packets read and not relayed.", s.rtcp_consumed);
     m("rtcp_errors_total", "counter", "generate-RTCP: parties' RTCP that did not parse, dropped.", s.rtcp_errors);
+    m("transcoded_streams", "gauge", "Stream directions being transcoded.", s.transcoded_streams);
+    m("transcoded_frames_total", "counter", "Frames eagw encoded and sent on transcoded streams.", s.transcoded_frames);
+    m("concealed_frames_total", "counter", "Transcoded frames concealed (lost, late or missing input).", s.concealed_frames);
+    m("late_frames_total", "counter", "Transcoded frames sent more than 5 ms after their playout time.", s.late_frames);
+    m("transcode_errors_total", "counter", "Transcoding input that could not be used (bad payloads, decode errors).", s.transcode_errors);
+    m("dtmf_events_total", "counter", "RFC 4733 telephone-event packets re-timed across a transcoded stream.", s.dtmf_events);
     let t = &s.turn;
     m("turn_allocations", "gauge", "TURN allocations alive.", t.allocations);
     m("turn_allocations_created_total", "counter", "TURN allocations made.", t.allocations_created);

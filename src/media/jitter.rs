@@ -100,6 +100,10 @@ pub struct Stats {
     pub expanded: u64,
     pub shrunk: u64,
     pub overflow: u64,
+    /// Delay the buffer added, summed over played frames (µs): each frame's playout time
+    /// minus the time it would have arrived by the fastest path seen (the last 64 packets'
+    /// smallest transit). The mean is the buffer's cost in mouth-to-ear delay.
+    pub added_delay_us: u64,
 }
 
 #[derive(Clone)]
@@ -130,6 +134,8 @@ pub struct JitterBuffer {
     transits: [i64; TRANSITS],
     n_transits: usize,
     target_ms: u32,
+    /// Smallest transit (arrival − media time, µs) of the last 64 packets.
+    fastest_us: Option<i64>,
     /// Out-of-window candidates agreeing on a new timeline.
     pending_resync: (u32, Option<u64>),
     stats: Stats,
@@ -158,6 +164,7 @@ impl JitterBuffer {
             transits: [0; TRANSITS],
             n_transits: 0,
             target_ms: cfg.min_delay_ms.max(cfg.frame_ms),
+            fastest_us: None,
             pending_resync: (0, None),
             stats: Stats::default(),
             cfg,
@@ -214,6 +221,7 @@ impl JitterBuffer {
         self.started = false;
         self.underrun = false;
         self.n_transits = 0;
+        self.fastest_us = None;
     }
 
     /// A packet arrived at `now` (ns) with RTP timestamp `ts`.
@@ -303,6 +311,7 @@ impl JitterBuffer {
         self.n_transits += 1;
         let n = self.n_transits.min(TRANSITS);
         let fastest = self.transits[..n].iter().copied().min().unwrap_or(transit);
+        self.fastest_us = Some(fastest);
         let rel_ms = ((transit - fastest).max(0) / 1000) as u32;
         let b = ((rel_ms / BUCKET_MS) as usize).min(BUCKETS - 1);
         for h in self.hist.iter_mut() {
@@ -376,6 +385,10 @@ impl JitterBuffer {
         if self.slots[i].ts == Some(next) {
             self.slots[i].ts = None;
             self.stats.played += 1;
+            if let Some(f) = self.fastest_us {
+                let media_us = (next as u128 * 1_000_000 / self.cfg.clock_rate as u128) as i64;
+                self.stats.added_delay_us += ((now / 1000) as i64 - media_us - f).max(0) as u64;
+            }
             let s = &self.slots[i];
             return Out::Frame { ts: next as u32, payload: &s.data[..s.len] };
         }

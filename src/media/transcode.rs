@@ -76,6 +76,15 @@ impl CodecKind {
             CodecKind::AmrWb => 16000,
         }
     }
+    /// Its name in `query` replies.
+    pub fn name(self) -> &'static str {
+        match self {
+            CodecKind::Pcmu => "PCMU",
+            CodecKind::Pcma => "PCMA",
+            CodecKind::Opus => "opus",
+            CodecKind::AmrWb => "AMR-WB",
+        }
+    }
     /// `a=rtpmap` value (after the payload type).
     pub fn rtpmap(self) -> &'static str {
         match self {
@@ -112,6 +121,23 @@ pub struct TranscodeSpec {
     /// Opus bitrate (bit/s) and AMR-WB bitrate (picks the highest mode not above it).
     pub opus_bitrate: u32,
     pub amrwb_bitrate: u32,
+}
+
+impl TranscodeSpec {
+    /// `rx` → `tx` with no DTMF or comfort noise and the default encoder settings
+    /// (Opus complexity 5 at 32 kbit/s, AMR-WB 12.65; the worker applies `[media]`'s).
+    pub fn defaults(rx: CodecSpec, tx: CodecSpec) -> TranscodeSpec {
+        TranscodeSpec {
+            rx,
+            tx,
+            rx_dtmf: None,
+            tx_dtmf: None,
+            rx_cn: None,
+            opus_complexity: 5,
+            opus_bitrate: 32_000,
+            amrwb_bitrate: 12_650,
+        }
+    }
 }
 
 /// Counters of one pipeline.
@@ -321,6 +347,23 @@ impl Pipeline {
 
     pub fn ssrc(&self) -> u32 {
         self.ssrc
+    }
+
+    /// What `query` shows of this direction.
+    pub fn report(&self) -> crate::session::TranscodeReport {
+        let j = self.jb.stats();
+        let s = &self.stats;
+        crate::session::TranscodeReport {
+            codec_in: self.spec.rx.kind.name(),
+            codec_out: self.spec.tx.kind.name(),
+            frames_in: s.frames_in,
+            frames_out: s.frames_out,
+            concealed: s.concealed,
+            errors: s.bad_payload + s.decode_errors + s.unknown_pt,
+            dtmf_out: s.dtmf_out,
+            jitter_target_ms: self.jb.target_ms(),
+            added_delay_ms: (j.added_delay_us / j.played.max(1) / 1000) as u32,
+        }
     }
 
     pub fn jitter_stats(&self) -> jitter::Stats {

@@ -1,10 +1,12 @@
 //! Call, Leg and MediaState, and the offer/answer processing that rewrites SDP.
 
+use super::codecs::{self, Fmt, XcodeSide};
 use super::options::DtlsMode;
 use super::webrtc::{self, DtlsSide, Setup};
 use super::{
     Crypt, Handle, IceMode, Interfaces, LearnOpts, LocalPort, MediaSockets, NgError, Options, RtcpGen, Wiring,
 };
+use crate::media::transcode::TranscodeSpec;
 use crate::config::Learning;
 use crate::transport::ice::Creds;
 use crate::sdp::{self, Family, Line, Media, Sdp};
@@ -26,6 +28,8 @@ pub struct Call {
     pub last_activity_ns: u64,
     /// `generate-RTCP`: eagw terminates RTCP on every leg and sends its own SR/RR.
     pub generate_rtcp: bool,
+    /// Notes for the reply to the current command (`warning`).
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -82,6 +86,10 @@ pub struct MediaState {
     pub dtls: Option<DtlsSide>,
     /// RTP clock rate per payload type of the party's SDP (rtpmap, else RFC 3551 static).
     pub clocks: Vec<(u8, u32)>,
+    /// The codecs the party offered, in its order (when it was the offerer).
+    pub offered: Vec<Fmt>,
+    /// Transcoding: what this party speaks (None: the stream is passed through).
+    pub xcode: Option<XcodeSide>,
 }
 
 impl MediaState {
@@ -251,7 +259,7 @@ fn remove_format(m: &mut Media, pt: &str) {
 
 /// codec strip / mask / offer / except on one m= section of an offer.
 fn apply_codec_opts(m: &mut Media, o: &Options) -> Result<(), NgError> {
-    if o.codec_strip.is_empty() && o.codec_mask.is_empty() && o.codec_offer.is_empty() {
+    if o.codec_strip.is_empty() && o.codec_mask.is_empty() && o.codec_consume.is_empty() && o.codec_offer.is_empty() {
         return Ok(());
     }
     let keep = |m: &Media, pt: &str| {
@@ -261,7 +269,7 @@ fn apply_codec_opts(m: &mut Media, o: &Options) -> Result<(), NgError> {
         .formats
         .iter()
         .filter(|pt| {
-            !keep(m, pt) && o.codec_strip.iter().chain(&o.codec_mask).any(|s| codec_matches(s, m, pt))
+            !keep(m, pt) && o.codec_strip.iter().chain(&o.codec_mask).chain(&o.codec_consume).any(|s| codec_matches(s, m, pt))
         })
         .cloned()
         .collect();
@@ -424,6 +432,7 @@ impl Call {
             timed_out: false,
             last_activity_ns: now_ns,
             generate_rtcp: false,
+            notes: vec![],
         }
     }
 
@@ -472,6 +481,7 @@ impl Call {
         socks: &mut dyn MediaSockets,
         now_ns: u64,
     ) -> Result<String, NgError> {
+        self.notes.clear();
         let text = o.sdp.as_deref().ok_or_else(|| NgError::new("No SDP body in offer"))?;
         let input = sdp::parse(text).map_err(|e| NgError::new(format!("Failed to parse SDP: {e}")))?;
         self.update_learn(o);
@@ -543,6 +553,7 @@ impl Call {
                 ma.rejected = rejected;
                 ma.mid = m_in.attr("mid").map(|v| v.trim().to_string());
                 ma.clocks = clocks_of(m_in);
+                ma.offered = codecs::formats_of(m_in);
             }
             let a_ice = webrtc::ice_creds(&input, m_in);
             offerer_ice(&mut self.legs[a].medias[i], a_ice.clone())?;
@@ -604,6 +615,8 @@ impl Call {
                 m_out.remove_attrs(|n, _| n == "rtcp-fb");
             }
             apply_codec_opts(m_out, o)?;
+            let notes = codecs::add_transcodes(m_out, &self.legs[a].medias[i].offered, o);
+            self.notes.extend(notes);
             // SDES: terminate SRTP where the protocol changes between the sides
             match (proto_kind(&in_proto), proto_kind(&out_proto)) {
                 (ProtoKind::Sdes, ProtoKind::Plain | ProtoKind::Dtls) => {
@@ -665,6 +678,7 @@ impl Call {
         socks: &mut dyn MediaSockets,
         now_ns: u64,
     ) -> Result<String, NgError> {
+        self.notes.clear();
         let text = o.sdp.as_deref().ok_or_else(|| NgError::new("No SDP body in answer"))?;
         let input = sdp::parse(text).map_err(|e| NgError::new(format!("Failed to parse SDP: {e}")))?;
         self.update_learn(o);
@@ -739,8 +753,16 @@ impl Call {
                 mb.sdes_local.retain(|c| c.tag == agreed.tag);
                 mb.sdes_remote = Some(agreed);
             }
+            // transcode when the answerer's codec is not the offerer's (or flags say so)
+            let decision = if m_in.port != 0 && !self.legs[a].medias[i].rejected {
+                codecs::decide(&self.legs[a].medias[i].offered, &codecs::formats_of(m_in), o)?
+            } else {
+                None
+            };
+            self.legs[b].medias[i].xcode = decision.as_ref().map(|d| d.1.clone());
             let b_mux = self.legs[b].medias[i].rtcp_mux;
             let ma = &mut self.legs[a].medias[i];
+            ma.xcode = decision.as_ref().map(|d| d.0.clone());
             let rejected = m_in.port == 0 || ma.rejected;
             let a_mux = ma.offered_mux && !o.rtcp_mux.reject && (b_mux || o.rtcp_mux.accept || o.rtcp_mux.demux || o.rtcp_mux.require);
             ma.rtcp_mux = a_mux;
@@ -776,6 +798,9 @@ impl Call {
             }
             let rtp = ma.rtp.ok_or_else(|| NgError::new("internal: no RTP socket"))?;
             m_out.port = rtp.bound.port();
+            if let Some((xa, xb)) = &decision {
+                codecs::rewrite_answer(m_out, xa, xb, &ma.offered);
+            }
             // SDES towards the offerer: take the first suite it offered that we speak
             if !ma.sdes_offered.is_empty() {
                 let chosen = ma.sdes_offered[0].clone();
@@ -846,11 +871,25 @@ impl Call {
         // generate-RTCP: the state towards `from`'s party lives on its RTP socket; reports
         // leave where that party's RTCP goes (the RTP socket with rtcp-mux)
         let own_rtcp = if from.rtcp_mux { rtp.handle } else { from.rtcp.map_or(rtp.handle, |p| p.handle) };
-        let gen = self.generate_rtcp.then(|| {
+        // a transcoded stream is eagw's own: its RTCP too (the parties' reports describe
+        // streams the other party never sees)
+        let own_rtcp_gen = self.generate_rtcp || from.xcode.is_some();
+        let gen = own_rtcp_gen.then(|| {
             let mut clocks = to.clocks.clone();
             clocks.extend_from_slice(&from.clocks);
             RtcpGen::Report { out: own_rtcp, clocks }
         });
+        let transcode = match (&from.xcode, &to.xcode) {
+            (Some(f), Some(t)) => Some(TranscodeSpec {
+                rx: f.codec.clone(),
+                tx: t.codec.clone(),
+                rx_dtmf: f.dtmf,
+                tx_dtmf: t.dtmf,
+                rx_cn: f.cn,
+                ..TranscodeSpec::defaults(f.codec.clone(), t.codec.clone())
+            }),
+            _ => None,
+        };
         socks.wire(
             rtp.handle,
             Wiring {
@@ -862,6 +901,7 @@ impl Call {
                 crypt: from.crypt(),
                 ice: spec.clone(),
                 rtcp_gen: gen,
+                transcode,
             },
         );
         if let Some(rtcp) = from.rtcp {
@@ -879,7 +919,8 @@ impl Call {
                     crypt,
                     // full ICE runs on the RTP component only (browsers mux)
                     ice: spec.map(|s| super::IceSpec { full: None, ..s }),
-                    rtcp_gen: self.generate_rtcp.then_some(RtcpGen::Consume { owner: rtp.handle }),
+                    rtcp_gen: own_rtcp_gen.then_some(RtcpGen::Consume { owner: rtp.handle }),
+                    transcode: None,
                 },
             );
         }
@@ -979,6 +1020,8 @@ fn ensure_media(
         ice_controlling: false,
         dtls: None,
         clocks: vec![],
+        offered: vec![],
+        xcode: None,
     };
     if leg.medias.len() > i {
         leg.medias[i] = st;

@@ -12,6 +12,7 @@
 //! the same streams.
 
 pub mod call;
+pub mod codecs;
 pub mod options;
 pub mod report;
 pub mod testing;
@@ -83,6 +84,9 @@ pub struct Wiring {
     pub ice: Option<IceSpec>,
     /// `generate-RTCP`: eagw consumes the party's RTCP and sends its own (None: relayed).
     pub rtcp_gen: Option<RtcpGen>,
+    /// Transcoding: RTP from the party is decoded and re-encoded for the other party
+    /// (None: relayed as it is). Only on the RTP socket.
+    pub transcode: Option<crate::media::transcode::TranscodeSpec>,
 }
 
 /// `generate-RTCP` on one socket.
@@ -135,6 +139,24 @@ pub struct SocketReport {
     pub webrtc: Option<WebRtcReport>,
     /// What eagw computed for its own RTCP towards the party (`generate-RTCP`).
     pub rtcp_gen: Option<RtcpGenReport>,
+    /// Transcoding of what the party sends (its RTP socket).
+    pub transcode: Option<TranscodeReport>,
+}
+
+/// What `query` shows of a transcoded direction (on the socket facing the sender).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TranscodeReport {
+    pub codec_in: &'static str,
+    pub codec_out: &'static str,
+    pub frames_in: u64,
+    pub frames_out: u64,
+    pub concealed: u64,
+    /// Payloads or frames that could not be used (bad framing, garbage, unknown PT).
+    pub errors: u64,
+    pub dtmf_out: u64,
+    /// The jitter buffer's target, and the mean delay it added to played frames (ms).
+    pub jitter_target_ms: u32,
+    pub added_delay_ms: u32,
 }
 
 /// What `query` shows of `generate-RTCP` on a stream (the RTP socket facing the party).

@@ -67,6 +67,20 @@ pub struct Options {
     /// `codec-offer` / `codec-except`: kept even under `strip all`; `offer` also reorders.
     pub codec_offer: Vec<String>,
     pub codec_except: Vec<String>,
+    /// `codec-transcode`: codecs added to the offer (eagw transcodes if the answer picks one).
+    pub codec_transcode: Vec<String>,
+    /// `codec-accept`: the offerer's codecs to use towards it, transcoding if need be.
+    pub codec_accept: Vec<String>,
+    /// `codec-consume`: as `mask` (removed from the offer, still transcoded to).
+    pub codec_consume: Vec<String>,
+    /// `codec-set`: accepted; eagw's own encoder settings come from `[media]`.
+    pub codec_set: Vec<String>,
+    /// `always transcode` (= `codec-accept-all`).
+    pub always_transcode: bool,
+    /// `force transcoding`: transcode even between identical codecs.
+    pub force_transcoding: bool,
+    /// `ptime`: only 20 ms is produced when transcoding.
+    pub ptime: Option<u32>,
     pub learning: Option<Learning>,
     pub media_handover: bool,
     pub asymmetric: bool,

@@ -56,6 +56,8 @@ pub struct StreamReport {
     pub webrtc: Option<super::WebRtcReport>,
     /// generate-RTCP statistics of the stream (its RTP socket).
     pub rtcp_gen: Option<super::RtcpGenReport>,
+    /// Transcoding of what the party sends.
+    pub transcode: Option<super::TranscodeReport>,
 }
 
 /// Converts a monotonic ns stamp to UNIX seconds, given both clocks now.
@@ -143,6 +145,7 @@ impl Call {
                         crypto_suite: suite,
                         webrtc: rep.webrtc,
                         rtcp_gen: rep.rtcp_gen,
+                        transcode: rep.transcode,
                     });
                 }
                 lr.medias.push(mr);

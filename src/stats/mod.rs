@@ -39,6 +39,15 @@ pub struct WorkerStats {
     pub rtcp_generated: u64,
     pub rtcp_consumed: u64,
     pub rtcp_errors: u64,
+    /// Transcoding: streams (directions) transcoded now, frames eagw encoded and sent,
+    /// frames it concealed (lost, late, underrun), playout ticks more than 5 ms late,
+    /// received payloads or frames it could not use, telephone-event packets re-timed.
+    pub transcoded_streams: u64,
+    pub transcoded_frames: u64,
+    pub concealed_frames: u64,
+    pub late_frames: u64,
+    pub transcode_errors: u64,
+    pub dtmf_events: u64,
     pub errors: u64,
     pub turn: TurnStats,
 }
@@ -135,6 +144,12 @@ impl WorkerStats {
         self.rtcp_generated += o.rtcp_generated;
         self.rtcp_consumed += o.rtcp_consumed;
         self.rtcp_errors += o.rtcp_errors;
+        self.transcoded_streams += o.transcoded_streams;
+        self.transcoded_frames += o.transcoded_frames;
+        self.concealed_frames += o.concealed_frames;
+        self.late_frames += o.late_frames;
+        self.transcode_errors += o.transcode_errors;
+        self.dtmf_events += o.dtmf_events;
         self.errors += o.errors;
         self.turn.merge(&o.turn);
     }

@@ -6,6 +6,7 @@
 //! (RTP/RTCP? from the latched peer?), one `sendto` out of the paired socket; then the
 //! command inbox; then timers (learning windows, media timeouts, delayed deletes).
 
+pub mod playout;
 pub mod ports;
 pub mod sockets;
 pub mod sys;
@@ -87,6 +88,7 @@ pub struct Shared {
 }
 
 const WAKE_TOKEN: u64 = u64::MAX;
+const PLAYOUT_TOKEN: u64 = u64::MAX - 1;
 const TICK_NS: u64 = 100_000_000;
 
 pub struct Worker {
@@ -109,6 +111,7 @@ impl Worker {
         let (tx, rx) = crossbeam_channel::unbounded();
         let socks = SocketTable::new(cfg, id, n, shared.identity.clone())?;
         socks.epoll().add(waker.raw(), WAKE_TOKEN)?;
+        socks.epoll().add(socks.playout_fd(), PLAYOUT_TOKEN)?;
         let turn = match &shared.turn {
             Some(t) => Some(turn::TurnIo::new(cfg, t.clone(), id, n, socks.epoll(), mono_ns())?),
             None => None,
@@ -143,6 +146,8 @@ impl Worker {
                 let token = ev.u64;
                 if token == WAKE_TOKEN {
                     inbox = true;
+                } else if token == PLAYOUT_TOKEN {
+                    self.socks.on_playout(&mut self.stats);
                 } else if token >= turn::TOKEN_BASE {
                     if let Some(t) = &mut self.turn {
                         t.on_readable(token, &mut buf, now, self.socks.epoll());
@@ -211,7 +216,7 @@ impl Worker {
                         "rewritten SDP ({} bytes) does not fit one UDP datagram; use TCP-ng or HTTP",
                         sdp.len()
                     ))),
-                    Ok(sdp) => Response::Sdp { sdp, warnings: o.warnings.clone() },
+                    Ok(sdp) => Response::Sdp { sdp, warnings: with_notes(&o.warnings, call) },
                     Err(e) => Response::Error(e),
                 }
             }
@@ -254,7 +259,13 @@ impl Worker {
                     sdp.len()
                 )))
             }
-            Ok(sdp) => Response::Sdp { sdp, warnings: o.warnings.clone() },
+            Ok(sdp) => {
+                let warnings = match self.calls.get_mut(&o.call_id) {
+                    Some(call) => with_notes(&o.warnings, call),
+                    None => o.warnings.clone(),
+                };
+                Response::Sdp { sdp, warnings }
+            }
             Err(e) => {
                 if new {
                     self.remove_call(&o.call_id);
@@ -343,6 +354,7 @@ impl Worker {
         s.calls = self.calls.len() as u64;
         s.sockets = self.socks.len() as u64;
         s.ports_in_use = self.socks.ports_in_use() as u64;
+        s.transcoded_streams = self.socks.transcoded() as u64;
         if let Some(t) = &self.turn {
             s.turn = t.stats();
         }
@@ -352,6 +364,13 @@ impl Worker {
     pub fn call_count(&self) -> usize {
         self.calls.len()
     }
+}
+
+/// The parser's warnings and what the call noted while handling the command.
+fn with_notes(warnings: &[String], call: &mut Call) -> Vec<String> {
+    let mut w = warnings.to_vec();
+    w.append(&mut call.notes);
+    w
 }
 
 /// Starts the configured number of workers; returns their handles and threads.

@@ -4,13 +4,15 @@
 //! token. Everything the relay needs per packet sits in the entry: the peer endpoint
 //! state (latching), the paired sockets to forward through, and the counters.
 
+use super::playout::{Due, Wheel, LATE_NS};
 use super::ports::PortPool;
 use super::sys;
 use super::WorkerStats;
 use crate::config::Config;
 use crate::media::endpoint::{Endpoint, Verdict};
 use crate::media::rtcp::{self, Rtcp};
-use crate::media::rtp::{classify, Kind};
+use crate::media::rtp::{classify, Kind, RtpHeader};
+use crate::media::transcode::{Pipeline, PushResult, TranscodeSpec, MAX_PACKET};
 use crate::sdp::Family;
 use crate::session::{
     Crypt, DtlsPhase, Handle, LocalPort, MediaSockets, RtcpGen, RtcpGenReport, SocketReport, WebRtcReport, Wiring,
@@ -52,7 +54,18 @@ pub struct Sock {
     gen_timed: bool,
     /// generate-RTCP on a separate RTCP socket: the RTP socket whose state its RTCP feeds.
     gen_owner: u32,
+    /// Transcoding: RTP from this socket's party goes through this pipeline (played out
+    /// by the worker's playout clock) instead of being relayed.
+    xc: Option<Box<Xc>>,
     rep: SocketReport,
+}
+
+/// A transcoded direction and its bucket on the playout wheel.
+struct Xc {
+    pipe: Pipeline,
+    bucket: u8,
+    /// The spec as the session gave it (tuning applied from `[media]` on top).
+    asked: TranscodeSpec,
 }
 
 /// `generate-RTCP` state of one party: the statistics, and the socket reports leave by.
@@ -172,6 +185,11 @@ pub struct SocketTable {
     rtcp_interval_ns: u64,
     identity: Arc<Identity>,
     crypto: Arc<dyn RTCCryptoProvider>,
+    /// Transcoding: the playout clock, `[media]`'s encoder settings, scratch buffers.
+    wheel: Wheel,
+    due: Vec<Due>,
+    tuning: (u8, u32, u32),
+    pbuf: Box<[u8; MAX_PACKET + MAX_TAG]>,
 }
 
 impl SocketTable {
@@ -205,7 +223,51 @@ impl SocketTable {
             rtcp_interval_ns: cfg.media.rtcp_interval_ms * 1_000_000,
             identity,
             crypto,
+            wheel: Wheel::new()?,
+            due: Vec::with_capacity(super::playout::BUCKETS),
+            tuning: (cfg.media.opus_complexity, cfg.media.opus_bitrate, cfg.media.amrwb_bitrate),
+            pbuf: Box::new([0; MAX_PACKET + MAX_TAG]),
         })
+    }
+
+    /// The playout timer's fd (the worker registers it with its own token).
+    pub fn playout_fd(&self) -> RawFd {
+        self.wheel.timer.raw()
+    }
+
+    /// Transcoded directions on this worker.
+    pub fn transcoded(&self) -> usize {
+        self.wheel.len()
+    }
+
+    /// The playout clock ticked: every transcoded stream whose bucket is due plays one
+    /// frame out to the other party.
+    pub fn on_playout(&mut self, st: &mut WorkerStats) {
+        let now = sys::mono_ns();
+        let mut due = std::mem::take(&mut self.due);
+        self.wheel.due(now, &mut due);
+        for d in &due {
+            let members = self.wheel.take(d.bucket);
+            for &h in &members {
+                let Some(Some(s)) = self.socks.get_mut(h as usize) else { continue };
+                let Some(x) = s.xc.as_deref_mut() else { continue };
+                let before = x.pipe.stats;
+                let n = x.pipe.pull(now, &mut self.pbuf[..]);
+                let after = x.pipe.stats;
+                st.concealed_frames += after.concealed - before.concealed;
+                st.transcode_errors += (after.decode_errors - before.decode_errors) + (after.encode_errors - before.encode_errors);
+                let fwd = s.fwd_rtp;
+                if let Some(n) = n {
+                    st.transcoded_frames += 1;
+                    if d.late_ns > LATE_NS {
+                        st.late_frames += 1;
+                    }
+                    send_own(&mut self.socks, fwd, &mut self.pbuf[..], n, now, st);
+                }
+            }
+            self.wheel.put_back(d.bucket, members);
+        }
+        self.due = due;
     }
 
     /// The worker's epoll instance: the table registers its sockets there.
@@ -343,6 +405,9 @@ impl SocketTable {
             let payload = plain_rtcp.as_deref().unwrap_or(&buf[..plain_len]);
             return self.consume_rtcp(h, payload, now, st);
         }
+        if let (Some(hd), true) = (&hdr, s.xc.is_some()) {
+            return self.transcode_in(h, hd, &buf[..plain_len], now, st);
+        }
         // (before protection encrypts it in place: the padding count is the last byte)
         let sent_payload = hdr.map_or(0, |h| rtcp::payload_len(&buf[..plain_len], &h));
         let out = match self.socks.get_mut(fwd as usize) {
@@ -393,6 +458,38 @@ impl SocketTable {
                 }
             }
             Err(_) => st.undeliverable += 1,
+        }
+    }
+
+    /// RTP from a transcoded party: into its pipeline's jitter buffer; telephone-event
+    /// re-timed and sent at once; an AMR-WB CMR handed to the opposite pipeline.
+    #[cold]
+    fn transcode_in(&mut self, h: Handle, hd: &RtpHeader, pkt: &[u8], now: u64, st: &mut WorkerStats) {
+        let Some(Some(s)) = self.socks.get_mut(h as usize) else { return };
+        let fwd = s.fwd_rtp;
+        let Some(x) = s.xc.as_deref_mut() else { return };
+        let end = hd.payload_offset + rtcp::payload_len(pkt, hd);
+        let payload = pkt.get(hd.payload_offset..end).unwrap_or(&[]);
+        let before = x.pipe.stats;
+        let r = x.pipe.push(now, hd, payload);
+        let mut out = [0u8; 64];
+        let dtmf = match r {
+            PushResult::Dtmf => x.pipe.dtmf(hd, payload, &mut out),
+            _ => None,
+        };
+        let after = x.pipe.stats;
+        st.transcode_errors += (after.bad_payload - before.bad_payload) + (after.unknown_pt - before.unknown_pt);
+        if let PushResult::Cmr(m) = r {
+            // the party asks for a mode of what it receives: the opposite direction's encoder
+            if let Some(Some(o)) = self.socks.get_mut(fwd as usize) {
+                if let Some(ox) = o.xc.as_deref_mut() {
+                    ox.pipe.apply_cmr(m);
+                }
+            }
+        }
+        if let Some(n) = dtmf {
+            st.dtmf_events += 1;
+            send_own(&mut self.socks, fwd, &mut out, n, now, st);
         }
     }
 
@@ -598,6 +695,7 @@ impl SocketTable {
             gen: None,
             gen_timed: false,
             gen_owner: NONE,
+            xc: None,
             rep: SocketReport::default(),
         });
         if let Err(e) = self.register(raw, h) {
@@ -657,6 +755,9 @@ impl MediaSockets for SocketTable {
         if s.gen_timed {
             self.gens.retain(|&x| x != h);
         }
+        if let Some(x) = &s.xc {
+            self.wheel.remove(h, x.bucket);
+        }
     }
 
     fn wire(&mut self, h: Handle, w: Wiring) {
@@ -668,6 +769,35 @@ impl MediaSockets for SocketTable {
         s.fwd_rtp = w.fwd_rtp.unwrap_or(NONE);
         s.fwd_rtcp = w.fwd_rtcp.unwrap_or(NONE);
         s.rtcp_only = w.rtcp_only;
+        match w.transcode {
+            Some(spec) if s.xc.as_ref().is_some_and(|x| x.asked == spec) => {}
+            Some(spec) => {
+                let (c, ob, ab) = self.tuning;
+                let tuned = TranscodeSpec { opus_complexity: c, opus_bitrate: ob, amrwb_bitrate: ab, ..spec.clone() };
+                let mut seed = [0u8; 8];
+                let _ = self.crypto.random().fill(&mut seed);
+                match Pipeline::new(&tuned, u64::from_le_bytes(seed)) {
+                    Ok(pipe) => {
+                        let bucket = match s.xc.take() {
+                            Some(old) => old.bucket,
+                            None => self.wheel.add(h, sys::mono_ns()),
+                        };
+                        s.xc = Some(Box::new(Xc { pipe, bucket, asked: spec }));
+                    }
+                    Err(e) => {
+                        tracing::error!(local = %s.local, "transcoder {:?} → {:?}: {e}", spec.rx.kind, spec.tx.kind);
+                        if let Some(old) = s.xc.take() {
+                            self.wheel.remove(h, old.bucket);
+                        }
+                    }
+                }
+            }
+            None => {
+                if let Some(old) = s.xc.take() {
+                    self.wheel.remove(h, old.bucket);
+                }
+            }
+        }
         match w.rtcp_gen {
             Some(RtcpGen::Report { out, clocks }) => {
                 s.gen_owner = NONE;
@@ -786,6 +916,7 @@ impl MediaSockets for SocketTable {
                 latched: s.ep.latched(),
                 webrtc: s.rtc.as_ref().map(|r| r.report()),
                 rtcp_gen: s.gen.as_ref().map(|g| g.report()),
+                transcode: s.xc.as_ref().map(|x| x.pipe.report()),
                 ..s.rep
             },
             None => SocketReport::default(),
@@ -819,6 +950,42 @@ impl SocketTable {
 }
 
 /// Where DTLS for the party goes: the ICE-nominated address, else the latched/SDP one.
+/// Sends a packet eagw made (a transcoded frame, a re-timed DTMF event) to the party of
+/// socket `out`: SRTP-protected in place on an SRTP leg (`buf` has room for the tag),
+/// counted in that party's generate-RTCP sender statistics.
+fn send_own(socks: &mut [Option<Sock>], out: u32, buf: &mut [u8], n: usize, now: u64, st: &mut WorkerStats) {
+    let Some(Some(o)) = socks.get_mut(out as usize) else {
+        st.undeliverable += 1;
+        return;
+    };
+    let Some(dst) = o.ep.destination() else {
+        st.undeliverable += 1;
+        return;
+    };
+    let Kind::Rtp(h) = classify(&buf[..n]) else { return };
+    let wire_len = if o.secure {
+        match o.srtp_tx.as_mut().map(|c| c.protect_rtp(buf, n)) {
+            Some(Ok(m)) => m,
+            _ => {
+                st.undeliverable += 1;
+                return;
+            }
+        }
+    } else {
+        n
+    };
+    match sys::send_to(o.fd.as_raw_fd(), &buf[..wire_len], &dst) {
+        Ok(_) => {
+            st.packets_relayed += 1;
+            st.bytes_relayed += wire_len as u64;
+            if let Some(g) = o.gen.as_deref_mut() {
+                g.rtcp.on_rtp_sent(&h, n - h.payload_offset, now);
+            }
+        }
+        Err(_) => st.undeliverable += 1,
+    }
+}
+
 fn dtls_destination(s: &Sock) -> Option<SocketAddr> {
     match s.rtc.as_ref().and_then(|r| r.ice.as_ref()) {
         Some(ice) => ice.selected(),

@@ -1,0 +1,328 @@
+//! Codec negotiation across the two parties of a stream, as rtpengine does it: codecs are
+//! passed through when the answerer picks one the offerer offered; eagw transcodes when the
+//! answerer picks one the offerer did not offer (added to the offer by `codec-transcode`,
+//! or left after `codec-mask` / `codec-consume`), or when `codec-accept` / `always
+//! transcode` names the offerer's codec to use.
+//!
+//! - Offer: `transcode` codecs eagw can decode and encode are appended to the offer the
+//!   answerer sees (a free dynamic payload type, or the static one), with a
+//!   telephone-event at the new codec's clock when the offerer offered telephone-event.
+//! - Answer: [`decide`] compares the answerer's first codec with the offer; when it
+//!   transcodes, the answer towards the offerer is rewritten to the offerer's codec (its
+//!   payload type and fmtp) plus its telephone-event and comfort noise if both sides have
+//!   them.
+
+use super::{NgError, Options};
+use crate::media::transcode::{CodecKind, CodecSpec};
+use crate::sdp::{Line, Media};
+
+/// One format of an m= line with what eagw reads of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fmt {
+    pub pt: u8,
+    pub name: String,
+    pub clock: u32,
+    pub channels: Option<u8>,
+    pub fmtp: String,
+}
+
+impl Fmt {
+    pub fn kind(&self) -> Option<CodecKind> {
+        CodecKind::from_rtpmap(&self.name, self.clock)
+    }
+    fn is_dtmf(&self) -> bool {
+        self.name.eq_ignore_ascii_case("telephone-event")
+    }
+    fn is_cn(&self) -> bool {
+        self.name.eq_ignore_ascii_case("CN")
+    }
+    /// Audio codecs (not DTMF, comfort noise, redundancy or FEC).
+    fn is_audio(&self) -> bool {
+        !self.is_dtmf() && !self.is_cn() && !["red", "ulpfec", "rtx"].iter().any(|n| self.name.eq_ignore_ascii_case(n))
+    }
+    fn same_codec(&self, other: &Fmt) -> bool {
+        self.name.eq_ignore_ascii_case(&other.name) && self.clock == other.clock
+    }
+}
+
+/// What one party speaks on a transcoded stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct XcodeSide {
+    pub codec: CodecSpec,
+    /// telephone-event payload type and clock.
+    pub dtmf: Option<(u8, u32)>,
+    /// comfort-noise payload type.
+    pub cn: Option<u8>,
+}
+
+fn static_fmt(pt: u8) -> Option<(&'static str, u32)> {
+    Some(match pt {
+        0 => ("PCMU", 8000),
+        3 => ("GSM", 8000),
+        8 => ("PCMA", 8000),
+        9 => ("G722", 8000),
+        13 => ("CN", 8000),
+        18 => ("G729", 8000),
+        _ => return None,
+    })
+}
+
+/// The formats of `m`, in its order (those without a known encoding are left out).
+pub fn formats_of(m: &Media) -> Vec<Fmt> {
+    m.formats
+        .iter()
+        .filter_map(|f| {
+            let pt: u8 = f.trim().parse().ok().filter(|&p| p < 128)?;
+            let fmtp = m
+                .attrs("fmtp")
+                .find_map(|v| v.split_once(' ').filter(|(p, _)| p.trim() == f.trim()).map(|(_, r)| r.trim().to_string()))
+                .unwrap_or_default();
+            match m.rtpmap(f) {
+                Some(r) => Some(Fmt { pt, name: r.encoding, clock: r.clock, channels: r.channels, fmtp }),
+                None => static_fmt(pt).map(|(n, c)| Fmt { pt, name: n.into(), clock: c, channels: None, fmtp }),
+            }
+        })
+        .collect()
+}
+
+/// `AMR-WB`, `opus/48000`, `PCMA/8000/1` → the codec eagw knows by that name.
+fn parse_spec(spec: &str) -> Option<CodecKind> {
+    let mut parts = spec.split('/');
+    let name = parts.next()?.trim();
+    let clock = parts.next().and_then(|c| c.trim().parse::<u32>().ok());
+    let guess = match name.to_ascii_uppercase().as_str() {
+        "PCMU" => CodecKind::Pcmu,
+        "PCMA" => CodecKind::Pcma,
+        "OPUS" => CodecKind::Opus,
+        "AMR-WB" => CodecKind::AmrWb,
+        _ => return None,
+    };
+    match clock {
+        Some(c) if c != guess.clock() => None,
+        _ => Some(guess),
+    }
+}
+
+fn fmt_matches(spec: &str, f: &Fmt) -> bool {
+    if spec.eq_ignore_ascii_case("all") || spec.eq_ignore_ascii_case("full") {
+        return true;
+    }
+    if spec.trim() == f.pt.to_string() {
+        return true;
+    }
+    let mut parts = spec.split('/');
+    let n = parts.next().unwrap_or("");
+    n.eq_ignore_ascii_case(&f.name) && parts.next().is_none_or(|c| c.parse::<u32>() == Ok(f.clock))
+}
+
+fn free_pt(m: &Media, also_taken: &[Fmt]) -> Option<u8> {
+    let taken = |p: u8| m.formats.iter().any(|f| f.trim() == p.to_string()) || also_taken.iter().any(|f| f.pt == p);
+    (96..128).find(|&p| !taken(p))
+}
+
+fn default_fmtp(kind: CodecKind) -> &'static str {
+    match kind {
+        CodecKind::Opus => "minptime=10;useinbandfec=1",
+        _ => "",
+    }
+}
+
+/// `codec-transcode`: appends the codecs eagw can transcode to (from what the offerer
+/// offered) to `m_out`, the offer towards the answerer. Returns notes for the reply.
+pub fn add_transcodes(m_out: &mut Media, offered: &[Fmt], o: &Options) -> Vec<String> {
+    let mut notes = vec![];
+    if o.codec_transcode.is_empty() {
+        return notes;
+    }
+    if !offered.iter().any(|f| f.is_audio() && f.kind().is_some()) {
+        notes.push(format!("m={}: no offered codec eagw can transcode from; codec-transcode ignored", m_out.media));
+        return notes;
+    }
+    let dtmf = offered.iter().any(|f| f.is_dtmf());
+    for spec in &o.codec_transcode {
+        let Some(kind) = parse_spec(spec) else {
+            notes.push(format!("codec-transcode-{spec}: eagw transcodes only PCMU, PCMA, opus and AMR-WB; ignored"));
+            continue;
+        };
+        let present = formats_of(m_out);
+        if present.iter().any(|f| f.kind() == Some(kind)) {
+            continue;
+        }
+        let pt = match kind {
+            CodecKind::Pcmu if !present.iter().any(|f| f.pt == 0) => 0,
+            CodecKind::Pcma if !present.iter().any(|f| f.pt == 8) => 8,
+            _ => match free_pt(m_out, offered) {
+                Some(p) => p,
+                None => {
+                    notes.push(format!("codec-transcode-{spec}: no free payload type"));
+                    continue;
+                }
+            },
+        };
+        m_out.formats.push(pt.to_string());
+        m_out.lines.push(Line { kind: b'a', value: format!("rtpmap:{pt} {}", kind.rtpmap()) });
+        let fmtp = default_fmtp(kind);
+        if !fmtp.is_empty() {
+            m_out.lines.push(Line { kind: b'a', value: format!("fmtp:{pt} {fmtp}") });
+        }
+        let clock = kind.clock();
+        if dtmf && !formats_of(m_out).iter().any(|f| f.is_dtmf() && f.clock == clock) {
+            if let Some(p) = free_pt(m_out, offered) {
+                m_out.formats.push(p.to_string());
+                m_out.lines.push(Line { kind: b'a', value: format!("rtpmap:{p} telephone-event/{clock}") });
+                m_out.lines.push(Line { kind: b'a', value: format!("fmtp:{p} 0-15") });
+            }
+        }
+    }
+    notes
+}
+
+fn side(codec: &Fmt, all: &[Fmt]) -> Option<XcodeSide> {
+    Some(XcodeSide {
+        codec: CodecSpec { pt: codec.pt, kind: codec.kind()?, fmtp: codec.fmtp.clone() },
+        dtmf: all.iter().find(|f| f.is_dtmf() && f.clock == codec.clock).or_else(|| all.iter().find(|f| f.is_dtmf())).map(|f| (f.pt, f.clock)),
+        cn: all.iter().find(|f| f.is_cn()).map(|f| f.pt),
+    })
+}
+
+/// After the answer: whether the stream is transcoded, and if so what the offerer (`a`)
+/// and the answerer (`b`) each speak. `offered` is the offerer's list, `answered` the
+/// answerer's.
+pub fn decide(offered: &[Fmt], answered: &[Fmt], o: &Options) -> Result<Option<(XcodeSide, XcodeSide)>, NgError> {
+    let Some(cb) = answered.iter().find(|f| f.is_audio()) else { return Ok(None) };
+    let shared = offered.iter().any(|f| f.same_codec(cb));
+    let accept: Vec<&String> = o.codec_accept.iter().collect();
+    let all = o.always_transcode;
+    // the offerer's codec: the first accepted one, else (the answerer's is foreign to
+    // the offerer) the first eagw can transcode
+    let ca = if all || !accept.is_empty() {
+        offered.iter().filter(|f| f.is_audio() && f.kind().is_some()).find(|f| all || accept.iter().any(|s| fmt_matches(s, f)))
+    } else if shared {
+        None
+    } else {
+        offered.iter().find(|f| f.is_audio() && f.kind().is_some())
+    };
+    let asked = o.codec_transcode.iter().chain(&o.codec_mask).chain(&o.codec_consume).next().is_some();
+    let Some(ca) = ca else {
+        if !shared && asked {
+            return Err(NgError::new(format!("answer codec {}/{} cannot be transcoded to any offered codec", cb.name, cb.clock)));
+        }
+        return Ok(None);
+    };
+    if cb.kind().is_none() {
+        if shared || !asked {
+            return Ok(None);
+        }
+        return Err(NgError::new(format!("answer codec {}/{} cannot be transcoded", cb.name, cb.clock)));
+    }
+    // accepting the codec the answerer picked anyway is pass-through
+    if ca.same_codec(cb) && !o.force_transcoding {
+        return Ok(None);
+    }
+    match (side(ca, offered), side(cb, answered)) {
+        (Some(a), Some(b)) => Ok(Some((a, b))),
+        _ => Ok(None),
+    }
+}
+
+/// Rewrites the answer towards the offerer (`m_out`, a copy of the answerer's section) to
+/// the offerer's codec of `a`, with its telephone-event and comfort noise when the
+/// answerer has them too (`b`).
+pub fn rewrite_answer(m_out: &mut Media, a: &XcodeSide, b: &XcodeSide, offered: &[Fmt]) {
+    m_out.remove_attrs(|n, _| matches!(n, "rtpmap" | "fmtp" | "rtcp-fb"));
+    let mut formats = vec![a.codec.pt];
+    if let (Some((p, _)), Some(_)) = (a.dtmf, b.dtmf) {
+        formats.push(p);
+    }
+    if let (Some(p), Some(_)) = (a.cn, b.cn) {
+        formats.push(p);
+    }
+    m_out.formats = formats.iter().map(|p| p.to_string()).collect();
+    for p in formats {
+        let Some(f) = offered.iter().find(|f| f.pt == p) else { continue };
+        let ch = f.channels.map(|c| format!("/{c}")).unwrap_or_default();
+        m_out.lines.push(Line { kind: b'a', value: format!("rtpmap:{p} {}/{}{ch}", f.name, f.clock) });
+        if !f.fmtp.is_empty() {
+            m_out.lines.push(Line { kind: b'a', value: format!("fmtp:{p} {}", f.fmtp) });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sdp;
+
+    fn media(s: &str) -> Media {
+        sdp::parse(&format!("v=0\r\no=- 1 1 IN IP4 1.1.1.1\r\ns=-\r\nc=IN IP4 1.1.1.1\r\nt=0 0\r\n{s}")).unwrap().media.remove(0)
+    }
+
+    fn opts() -> Options {
+        Options::default()
+    }
+
+    const BROWSER: &str = "m=audio 9 UDP/TLS/RTP/SAVPF 111 0 8 126\r\na=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1\r\na=rtpmap:126 telephone-event/8000\r\n";
+    const IMS: &str = "m=audio 4000 RTP/AVP 96 97\r\na=rtpmap:96 AMR-WB/16000\r\na=fmtp:96 mode-set=0,1,2\r\na=rtpmap:97 telephone-event/16000\r\n";
+
+    #[test]
+    fn transcode_adds_the_codec_and_a_telephone_event_at_its_clock() {
+        let a = media(BROWSER);
+        let mut out = a.clone();
+        let mut o = opts();
+        o.codec_transcode = vec!["AMR-WB".into(), "PCMA".into(), "G729".into()];
+        let notes = add_transcodes(&mut out, &formats_of(&a), &o);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        let f = formats_of(&out);
+        let amr = f.iter().find(|f| f.name == "AMR-WB").unwrap();
+        assert!(amr.pt >= 96 && amr.pt != 111 && amr.pt != 126);
+        assert!(f.iter().any(|f| f.is_dtmf() && f.clock == 16000));
+        // PCMA was offered already: not added twice
+        assert_eq!(f.iter().filter(|f| f.name == "PCMA").count(), 1);
+    }
+
+    #[test]
+    fn answer_with_a_foreign_codec_transcodes_and_rewrites_towards_the_offerer() {
+        let a = media(BROWSER);
+        let b = media(IMS);
+        let (xa, xb) = decide(&formats_of(&a), &formats_of(&b), &opts()).unwrap().unwrap();
+        assert_eq!((xa.codec.pt, xa.codec.kind, xa.dtmf), (111, CodecKind::Opus, Some((126, 8000))));
+        assert_eq!((xb.codec.pt, xb.codec.kind, xb.dtmf), (96, CodecKind::AmrWb, Some((97, 16000))));
+        assert_eq!(xb.codec.fmtp, "mode-set=0,1,2");
+        let mut out = b.clone();
+        rewrite_answer(&mut out, &xa, &xb, &formats_of(&a));
+        assert_eq!(out.formats, vec!["111", "126"]);
+        let f = formats_of(&out);
+        assert_eq!(f[0].fmtp, "minptime=10;useinbandfec=1");
+        assert_eq!((f[0].name.as_str(), f[0].channels), ("opus", Some(2)));
+    }
+
+    #[test]
+    fn a_shared_codec_passes_through_unless_accept_says_otherwise() {
+        let a = media(BROWSER);
+        let b = media("m=audio 4000 RTP/AVP 8 96\r\na=rtpmap:96 AMR-WB/16000\r\n");
+        assert_eq!(decide(&formats_of(&a), &formats_of(&b), &opts()).unwrap(), None);
+        let mut o = opts();
+        o.codec_accept = vec!["opus".into()];
+        let (xa, xb) = decide(&formats_of(&a), &formats_of(&b), &o).unwrap().unwrap();
+        assert_eq!((xa.codec.kind, xb.codec.kind), (CodecKind::Opus, CodecKind::Pcma));
+        let mut o = opts();
+        o.always_transcode = true;
+        assert_eq!(decide(&formats_of(&a), &formats_of(&b), &o).unwrap().unwrap().0.codec.pt, 111);
+        // accepting what was answered anyway: pass-through
+        let mut o = opts();
+        o.codec_accept = vec!["PCMA".into()];
+        assert_eq!(decide(&formats_of(&a), &formats_of(&b), &o).unwrap(), None);
+    }
+
+    #[test]
+    fn an_untranscodable_answer_after_transcode_flags_is_an_error() {
+        let a = media(BROWSER);
+        let b = media("m=audio 4000 RTP/AVP 18\r\n");
+        let mut o = opts();
+        o.codec_mask = vec!["all".into()];
+        o.codec_transcode = vec!["G729".into()];
+        assert!(decide(&formats_of(&a), &formats_of(&b), &o).is_err());
+        // without flags: left alone (pass-through, as before)
+        assert_eq!(decide(&formats_of(&a), &formats_of(&b), &opts()).unwrap(), None);
+    }
+}
