@@ -290,7 +290,8 @@ fn apply_codec_opts(m: &mut Media, o: &Options) -> Result<(), NgError> {
         front.extend(rest);
         m.formats = front;
     }
-    if m.formats.is_empty() {
+    // (codec-transcode may still add one: checked after it)
+    if m.formats.is_empty() && o.codec_transcode.is_empty() {
         return Err(NgError::new(format!(
             "codec options leave no codec in m={} section",
             m.media
@@ -617,6 +618,9 @@ impl Call {
             apply_codec_opts(m_out, o)?;
             let notes = codecs::add_transcodes(m_out, &self.legs[a].medias[i].offered, o);
             self.notes.extend(notes);
+            if m_out.formats.is_empty() {
+                return Err(NgError::new(format!("codec options leave no codec in m={} section", m_out.media)));
+            }
             // SDES: terminate SRTP where the protocol changes between the sides
             match (proto_kind(&in_proto), proto_kind(&out_proto)) {
                 (ProtoKind::Sdes, ProtoKind::Plain | ProtoKind::Dtls) => {

@@ -3,6 +3,8 @@
 //! to it, and send/receive RTP with plain sockets.
 #![allow(dead_code)]
 
+pub mod audio;
+
 use eagw::control::bencode::{self, DictBuilder, Value};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};

@@ -1,0 +1,304 @@
+//! Whole calls through eagw's transcoder, driven over ng like Kamailio does
+//! (`codec-mask-all` + `codec-transcode-AMR-WB`): an Opus party (a browser's encoder
+//! settings) and an AMR-WB party (IMS) talk at the same time, in real time, and what each
+//! receives is decoded by ffmpeg's native decoders and scored with WB-PESQ against the
+//! espeak-ng speech they sent. A second call does the same with 5 % random loss and
+//! jitter injected by both senders.
+//!
+//! `cargo test --release --test transcode -- --nocapture` prints the figures.
+
+mod common;
+
+use common::audio::*;
+use common::{answer, media_addr, offer, s, Eagw};
+use eagw::codec::amrwb::AmrwbEncoder;
+use eagw::codec::amrwb_rtp::{self, Framing, Payload};
+use eagw::codec::opus::{OpusConfig, OpusEncoder};
+use eagw::control::bencode::{DictBuilder, Value};
+use eagw::media::rtp::{classify, Kind, RtpHeader};
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+fn a_sdp(port: u16) -> String {
+    format!(
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=audio {port} RTP/AVP 111 0 101\r\na=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1\r\n\
+         a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na=sendrecv\r\n"
+    )
+}
+
+fn b_sdp(port: u16, amr: &str, te: &str) -> String {
+    format!(
+        "v=0\r\no=- 2 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=audio {port} RTP/AVP {amr} {te}\r\na=rtpmap:{amr} AMR-WB/16000\r\na=rtpmap:{te} telephone-event/16000\r\n\
+         a=fmtp:{te} 0-15\r\na=sendrecv\r\n"
+    )
+}
+
+fn rtp(pt: u8, marker: bool, seq: u16, ts: u32, ssrc: u32, payload: &[u8]) -> Vec<u8> {
+    let mut p = vec![0x80, pt | if marker { 0x80 } else { 0 }];
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&ts.to_be_bytes());
+    p.extend_from_slice(&ssrc.to_be_bytes());
+    p.extend_from_slice(payload);
+    p
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Impairments a sender injects: loss probability and a jitter added to each packet's
+/// send time (exponential, mean `jitter_ms / 3`, capped at 2 × `jitter_ms`).
+#[derive(Clone, Copy)]
+struct Impair {
+    loss: f64,
+    jitter_ms: f64,
+    seed: u64,
+}
+
+/// Sends `packets` (one per 20 ms) from `sock` to `to` in real time; returns the injected
+/// delays (ms) of the packets sent.
+fn send_paced(sock: &UdpSocket, to: SocketAddr, packets: Vec<Vec<u8>>, imp: Impair, t0: Instant) -> Vec<f64> {
+    let mut rng = Rng(imp.seed);
+    let mut sched: Vec<(Duration, Vec<u8>)> = vec![];
+    let mut delays = vec![];
+    for (i, p) in packets.into_iter().enumerate() {
+        let d = (-rng.next().max(1e-9).ln() * imp.jitter_ms / 3.0).min(imp.jitter_ms * 2.0);
+        if rng.next() < imp.loss {
+            continue;
+        }
+        delays.push(d);
+        sched.push((Duration::from_micros(i as u64 * 20_000 + (d * 1000.0) as u64), p));
+    }
+    sched.sort_by_key(|x| x.0);
+    for (at, p) in sched {
+        if let Some(w) = at.checked_sub(t0.elapsed()) {
+            std::thread::sleep(w);
+        }
+        sock.send_to(&p, to).unwrap();
+    }
+    delays
+}
+
+/// Receives until `quiet` passes with nothing: (header, payload) of each RTP packet.
+fn receive(sock: &UdpSocket, quiet: Duration) -> Vec<(RtpHeader, Vec<u8>)> {
+    sock.set_read_timeout(Some(quiet)).unwrap();
+    let mut out = vec![];
+    let mut buf = [0u8; 2048];
+    while let Ok((n, _)) = sock.recv_from(&mut buf) {
+        if let Kind::Rtp(h) = classify(&buf[..n]) {
+            out.push((h, buf[h.payload_offset..n].to_vec()));
+        }
+    }
+    out
+}
+
+fn p95(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[((v.len() as f64 * 0.95) as usize).min(v.len() - 1)]
+}
+
+struct CallResult {
+    /// WB-PESQ of what the AMR-WB party heard (Opus → AMR-WB) and of what the Opus party
+    /// heard (AMR-WB → Opus).
+    to_amr: f64,
+    to_opus: f64,
+    /// The AMR-WB 12.65 encoder alone on the same speech (the weaker codec's own score).
+    amr_alone: f64,
+    injected_p95_ms: f64,
+    /// The jitter buffers' mean added delay, from `query` (ms): A→B and B→A.
+    added_delay_ms: (i64, i64),
+    query: Value,
+    dtmf: Vec<(RtpHeader, Vec<u8>)>,
+}
+
+fn transcoded_call(slot: u16, name: &str, imp: Impair) -> CallResult {
+    let d = audio_dir(&format!("transcode-{name}"));
+    let [src48, src16, _] = speech(&d);
+    let ref16 = d.join("ref16.wav");
+    raw_to_wav(&d.join("src16000.s16"), 16000, &ref16);
+    let mut e = Eagw::start(slot, "");
+    let (a, b) = (UdpSocket::bind("127.0.0.1:0").unwrap(), UdpSocket::bind("127.0.0.1:0").unwrap());
+    let (pa, pb) = (a.local_addr().unwrap().port(), b.local_addr().unwrap().port());
+    let call = format!("xc-{name}");
+    let codec = DictBuilder::new()
+        .val("mask", Value::List(vec![Value::str("all")]))
+        .val("transcode", Value::List(vec![Value::str("AMR-WB")]))
+        .build();
+    let r = e.ng(&offer(&call, "A", &a_sdp(pa)).val("codec", codec).build());
+    assert_eq!(s(&r, "result"), "ok", "{r:?}");
+    let to_b = s(&r, "sdp");
+    let mb = &eagw::sdp::parse(&to_b).unwrap().media[0];
+    let fb = eagw::session::codecs::formats_of(mb);
+    let names: Vec<String> = fb.iter().map(|f| format!("{}/{}", f.name, f.clock)).collect();
+    assert_eq!(names, vec!["AMR-WB/16000", "telephone-event/16000"], "{to_b}");
+    let (amr_pt, te_pt) = (fb[0].pt, fb[1].pt);
+    let r = e.ng(&answer(&call, "A", "B", &b_sdp(pb, &amr_pt.to_string(), &te_pt.to_string())).build());
+    assert_eq!(s(&r, "result"), "ok", "{r:?}");
+    let to_a = s(&r, "sdp");
+    let ma = &eagw::sdp::parse(&to_a).unwrap().media[0];
+    assert_eq!(ma.formats, vec!["111", "101"], "{to_a}");
+    let (eagw_a, eagw_b) = (media_addr(&to_a), media_addr(&to_b));
+
+    // A: a browser's Opus (48 kHz capture, complexity 10, 32 kbit/s, capped to wideband by
+    // nothing: eagw's answer keeps the browser's own fmtp) and one DTMF digit at the end
+    // (with loss, FEC planned for it: Chromium's encoder does so once RTCP reports loss,
+    // and eagw sends RTCP receiver reports on a transcoded stream)
+    let fec = (imp.loss * 100.0).round() as u8;
+    let mut enc =
+        OpusEncoder::new(OpusConfig { sample_rate: 48000, bitrate: 32000, complexity: 10, packet_loss_pct: fec, ..Default::default() }).unwrap();
+    let opus_frames = encode_all(&mut enc, &src48);
+    let n_frames = opus_frames.len();
+    let mut a_pkts: Vec<Vec<u8>> =
+        opus_frames.iter().enumerate().map(|(i, f)| rtp(111, i == 0, i as u16, 1000 + i as u32 * 960, 0xa, f)).collect();
+    // B: AMR-WB 12.65, bandwidth-efficient, one frame per packet
+    let amr_frames = encode_all(&mut AmrwbEncoder::new(2).unwrap(), &src16);
+    let b_pkts: Vec<Vec<u8>> = amr_frames
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let fr = amrwb_rtp::Frame::from_storage(f).unwrap();
+            let mut pl = [0u8; 80];
+            let k = amrwb_rtp::packetize(amrwb_rtp::CMR_NONE, &[fr], Framing::BandwidthEfficient, &mut pl).unwrap();
+            rtp(amr_pt, i == 0, i as u16, 7000 + i as u32 * 320, 0xb, &pl[..k])
+        })
+        .collect();
+    // the digit 5, 3 packets (the last one repeated as the end), after the speech
+    let ev_ts = 1000 + n_frames as u32 * 960;
+    for (k, (dur, end)) in [(960u16, false), (1920, false), (2880, true)].iter().enumerate() {
+        let pl = [5u8, if *end { 0x80 | 10 } else { 10 }, (dur >> 8) as u8, *dur as u8];
+        a_pkts.push(rtp(101, k == 0, (n_frames + k) as u16, ev_ts, 0xa, &pl));
+    }
+
+    let t0 = Instant::now() + Duration::from_millis(50);
+    let (a2, b2) = (a.try_clone().unwrap(), b.try_clone().unwrap());
+    let imp_b = Impair { seed: imp.seed ^ 0x5555, ..imp };
+    let sa = std::thread::spawn(move || send_paced(&a2, eagw_a, a_pkts, imp, t0));
+    let sb = std::thread::spawn(move || send_paced(&b2, eagw_b, b_pkts, imp_b, t0));
+    let rb = std::thread::spawn(move || receive(&b, Duration::from_millis(1500)));
+    let got_a = receive(&a, Duration::from_millis(1500));
+    let mut delays = sa.join().unwrap();
+    delays.extend(sb.join().unwrap());
+    let got_b = rb.join().unwrap();
+    let q = e.ng(&DictBuilder::new().str("command", "query").str("call-id", &call).build());
+
+    // what B heard: AMR-WB (PT as answered) in timestamp order, gaps as NO_DATA frames
+    let (dtmf, mut amr): (Vec<_>, Vec<_>) = got_b.into_iter().partition(|(h, _)| h.payload_type == te_pt);
+    amr.retain(|(h, _)| h.payload_type == amr_pt);
+    assert!(amr.len() > n_frames * 8 / 10, "B got {} AMR-WB packets of {n_frames}", amr.len());
+    let t_first = amr[0].0.timestamp;
+    amr.sort_by_key(|(h, _)| h.timestamp.wrapping_sub(t_first) as i32);
+    let mut storage = vec![];
+    let mut next_ts = amr[0].0.timestamp;
+    let mut pl = Payload::default();
+    for (h, p) in &amr {
+        while (h.timestamp.wrapping_sub(next_ts) as i32) > 0 {
+            storage.push(vec![eagw::codec::amrwb::storage_header(eagw::codec::amrwb::FT_NO_DATA, true)]);
+            next_ts = next_ts.wrapping_add(320);
+        }
+        amrwb_rtp::depacketize(p, Framing::BandwidthEfficient, &mut pl).expect("eagw's AMR-WB payload parses");
+        for f in pl.frames() {
+            let mut st = [0u8; 61];
+            let k = f.to_storage(&mut st);
+            storage.push(st[..k].to_vec());
+        }
+        next_ts = h.timestamp.wrapping_add(320);
+    }
+    let awb = d.join("heard_by_b.awb");
+    amrwb_file(&storage, &awb);
+    let heard_b = d.join("heard_by_b.wav");
+    ffmpeg_decode(Some("amrwb"), &[], &awb, 16000, &heard_b);
+
+    // what A heard: Opus PT 111 → Ogg (gaps as Opus PLC by ffmpeg are not possible: fill
+    // with the previous packet's TOC and no frames, i.e. a 1-octet DTX-style packet)
+    let mut opus: Vec<_> = got_a.into_iter().filter(|(h, _)| h.payload_type == 111).collect();
+    assert!(opus.len() > n_frames * 8 / 10, "A got {} Opus packets of {n_frames}", opus.len());
+    let t_first = opus[0].0.timestamp;
+    opus.sort_by_key(|(h, _)| h.timestamp.wrapping_sub(t_first) as i32);
+    let mut packets = vec![];
+    let mut next_ts = opus[0].0.timestamp;
+    for (h, p) in &opus {
+        while (h.timestamp.wrapping_sub(next_ts) as i32) > 0 {
+            packets.push(vec![p[0] & 0xfc]);
+            next_ts = next_ts.wrapping_add(960);
+        }
+        packets.push(p.clone());
+        next_ts = h.timestamp.wrapping_add(960);
+    }
+    let ogg = d.join("heard_by_a.ogg");
+    ogg_opus_file(&packets, 16000, &ogg);
+    let heard_a = d.join("heard_by_a.wav");
+    ffmpeg_decode(Some("opus"), &[], &ogg, 16000, &heard_a);
+
+    // the weaker codec alone: AMR-WB 12.65 on the same speech, decoded by ffmpeg
+    let alone = d.join("amrwb_alone.awb");
+    amrwb_file(&amr_frames, &alone);
+    let alone_w = d.join("amrwb_alone.wav");
+    ffmpeg_decode(Some("amrwb"), &[], &alone, 16000, &alone_w);
+    let sc = pesq("wb", &ref16, &[&heard_b, &heard_a, &alone_w]);
+
+    let added = |tag: &str| -> i64 {
+        let legs = q.get("tags").and_then(|t| t.get(tag)).and_then(|t| t.get("medias")).and_then(Value::as_list).unwrap();
+        let streams = legs[0].get("streams").and_then(Value::as_list).unwrap();
+        streams.iter().find_map(|s| s.get("transcoding")).and_then(|x| x.get("added delay ms")).and_then(Value::as_int).unwrap()
+    };
+    CallResult {
+        to_amr: sc[0],
+        to_opus: sc[1],
+        amr_alone: sc[2],
+        injected_p95_ms: if delays.is_empty() { 0.0 } else { p95(&delays) },
+        added_delay_ms: (added("A"), added("B")),
+        query: q,
+        dtmf,
+    }
+}
+
+#[test]
+fn opus_and_amrwb_parties_through_the_transcoder() {
+    let clean = transcoded_call(33, "clean", Impair { loss: 0.0, jitter_ms: 0.0, seed: 1 });
+    println!("| path through eagw (real time) | WB-PESQ | AMR-WB 12.65 alone |");
+    println!("|---|---|---|");
+    println!("| Opus (browser) → AMR-WB 12.65 | {:.2} | {:.2} |", clean.to_amr, clean.amr_alone);
+    println!("| AMR-WB 12.65 → Opus (complexity 5) | {:.2} | {:.2} |", clean.to_opus, clean.amr_alone);
+    println!("added delay (ms): A→B {} B→A {}", clean.added_delay_ms.0, clean.added_delay_ms.1);
+    assert!(clean.amr_alone - clean.to_amr <= 0.15, "Opus → AMR-WB {:.2} vs {:.2}", clean.to_amr, clean.amr_alone);
+    assert!(clean.amr_alone - clean.to_opus <= 0.15, "AMR-WB → Opus {:.2} vs {:.2}", clean.to_opus, clean.amr_alone);
+    // DTMF: the digit re-timed onto B's 16 kHz clock (durations doubled), one timestamp
+    let ev: Vec<_> = clean.dtmf.iter().map(|(h, p)| (h.timestamp, p[0], u16::from_be_bytes([p[2], p[3]]))).collect();
+    assert_eq!(ev.len(), 3, "{ev:?}");
+    assert!(ev.iter().all(|e| e.0 == ev[0].0 && e.1 == 5));
+    assert_eq!(ev.iter().map(|e| e.2).collect::<Vec<_>>(), vec![1920, 3840, 5760]);
+    let x = format!("{:?}", clean.query);
+    assert!(x.contains("AMR-WB") && x.contains("opus"), "{x}");
+}
+
+#[test]
+fn loss_and_jitter_cost_little_quality_and_bounded_delay() {
+    let clean = transcoded_call(34, "ref", Impair { loss: 0.0, jitter_ms: 0.0, seed: 2 });
+    let (loss, jitter_ms) = match std::env::var("EAGW_IMPAIR") {
+        Ok(v) => {
+            let (l, j) = v.split_once(',').unwrap();
+            (l.parse().unwrap(), j.parse().unwrap())
+        }
+        Err(_) => (0.05, 40.0),
+    };
+    let bad = transcoded_call(35, "impaired", Impair { loss, jitter_ms, seed: 3 });
+    println!("{:?}", bad.query);
+    println!("| path | clean | 5 % loss + jitter (p95 {:.0} ms) | drop |", bad.injected_p95_ms);
+    println!("|---|---|---|---|");
+    println!("| Opus → AMR-WB | {:.2} | {:.2} | {:.2} |", clean.to_amr, bad.to_amr, clean.to_amr - bad.to_amr);
+    println!("| AMR-WB → Opus | {:.2} | {:.2} | {:.2} |", clean.to_opus, bad.to_opus, clean.to_opus - bad.to_opus);
+    println!("jitter buffer added delay (ms): clean {:?}, impaired {:?}", clean.added_delay_ms, bad.added_delay_ms);
+    assert!(clean.to_amr - bad.to_amr <= 0.6, "Opus → AMR-WB drop {:.2}", clean.to_amr - bad.to_amr);
+    assert!(clean.to_opus - bad.to_opus <= 0.6, "AMR-WB → Opus drop {:.2}", clean.to_opus - bad.to_opus);
+    let bound = 1.5 * bad.injected_p95_ms;
+    assert!((bad.added_delay_ms.0 as f64) < bound && (bad.added_delay_ms.1 as f64) < bound, "{:?} vs {bound:.0} ms", bad.added_delay_ms);
+}
