@@ -38,8 +38,8 @@ fn relay(c: &mut Criterion) {
     let caller = UdpSocket::bind("127.0.0.1:0").unwrap();
     let callee = UdpSocket::bind("127.0.0.1:0").unwrap();
     let learn = LearnOpts { mode: Learning::Delayed, handover: false, asymmetric: false };
-    t.wire(a.handle, Wiring { peer: Some(caller.local_addr().unwrap()), learn, fwd_rtp: Some(b.handle), fwd_rtcp: Some(b.handle), rtcp_only: false, crypt: Crypt::Plain, ice: None, rtcp_gen: None });
-    t.wire(b.handle, Wiring { peer: Some(callee.local_addr().unwrap()), learn, fwd_rtp: Some(a.handle), fwd_rtcp: Some(a.handle), rtcp_only: false, crypt: Crypt::Plain, ice: None, rtcp_gen: None });
+    t.wire(a.handle, Wiring { peer: Some(caller.local_addr().unwrap()), learn, fwd_rtp: Some(b.handle), fwd_rtcp: Some(b.handle), rtcp_only: false, crypt: Crypt::Plain, ice: None, rtcp_gen: None, transcode: None });
+    t.wire(b.handle, Wiring { peer: Some(callee.local_addr().unwrap()), learn, fwd_rtp: Some(a.handle), fwd_rtcp: Some(a.handle), rtcp_only: false, crypt: Crypt::Plain, ice: None, rtcp_gen: None, transcode: None });
     let pkt = rtp_packet();
     let mut buf = vec![0u8; 65536];
     let mut rbuf = [0u8; 2048];
@@ -73,8 +73,8 @@ fn relay(c: &mut Criterion) {
         let (sp, _) = t.open(0, Family::Ip4, false).unwrap();
         let (d, _) = t.open(0, Family::Ip4, false).unwrap();
         let srtp_peer = UdpSocket::bind("127.0.0.1:0").unwrap();
-        t.wire(sp.handle, Wiring { peer: Some(srtp_peer.local_addr().unwrap()), learn, fwd_rtp: Some(d.handle), fwd_rtcp: Some(d.handle), rtcp_only: false, crypt: Crypt::Srtp { rx: Some(key.clone()), tx: Some(key.clone()) }, ice: None, rtcp_gen: None });
-        t.wire(d.handle, Wiring { peer: Some(callee.local_addr().unwrap()), learn, fwd_rtp: Some(sp.handle), fwd_rtcp: Some(sp.handle), rtcp_only: false, crypt: Crypt::Plain, ice: None, rtcp_gen: None });
+        t.wire(sp.handle, Wiring { peer: Some(srtp_peer.local_addr().unwrap()), learn, fwd_rtp: Some(d.handle), fwd_rtcp: Some(d.handle), rtcp_only: false, crypt: Crypt::Srtp { rx: Some(key.clone()), tx: Some(key.clone()) }, ice: None, rtcp_gen: None, transcode: None });
+        t.wire(d.handle, Wiring { peer: Some(callee.local_addr().unwrap()), learn, fwd_rtp: Some(sp.handle), fwd_rtcp: Some(sp.handle), rtcp_only: false, crypt: Crypt::Plain, ice: None, rtcp_gen: None, transcode: None });
         let mut tx = Srtp::new(key).unwrap();
         let mut seq: u16 = 0;
         g.bench_function(name, |bch| {
@@ -98,8 +98,8 @@ fn relay(c: &mut Criterion) {
     let (ga, _) = t.open(0, Family::Ip4, false).unwrap();
     let (gb, _) = t.open(0, Family::Ip4, false).unwrap();
     let gen = |h: u32| Some(RtcpGen::Report { out: h, clocks: vec![(0, 8000)] });
-    t.wire(ga.handle, Wiring { peer: Some(caller.local_addr().unwrap()), learn, fwd_rtp: Some(gb.handle), fwd_rtcp: Some(gb.handle), rtcp_only: false, crypt: Crypt::Plain, ice: None, rtcp_gen: gen(ga.handle) });
-    t.wire(gb.handle, Wiring { peer: Some(callee.local_addr().unwrap()), learn, fwd_rtp: Some(ga.handle), fwd_rtcp: Some(ga.handle), rtcp_only: false, crypt: Crypt::Plain, ice: None, rtcp_gen: gen(gb.handle) });
+    t.wire(ga.handle, Wiring { peer: Some(caller.local_addr().unwrap()), learn, fwd_rtp: Some(gb.handle), fwd_rtcp: Some(gb.handle), rtcp_only: false, crypt: Crypt::Plain, ice: None, rtcp_gen: gen(ga.handle), transcode: None });
+    t.wire(gb.handle, Wiring { peer: Some(callee.local_addr().unwrap()), learn, fwd_rtp: Some(ga.handle), fwd_rtcp: Some(ga.handle), rtcp_only: false, crypt: Crypt::Plain, ice: None, rtcp_gen: gen(gb.handle), transcode: None });
     let mut seq: u16 = 0;
     let mut gpkt = rtp_packet();
     g.bench_function("eagw_worker_generate_rtcp", |bch| {

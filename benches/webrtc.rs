@@ -60,7 +60,7 @@ fn table(port_min: u16) -> (SocketTable, Arc<Identity>) {
 
 fn wiring(peer: Option<SocketAddr>, fwd: u32, crypt: Crypt, ice: Option<Creds>) -> Wiring {
     let learn = LearnOpts { mode: if ice.is_some() { Learning::Off } else { Learning::Delayed }, handover: false, asymmetric: false };
-    Wiring { peer, learn, fwd_rtp: Some(fwd), fwd_rtcp: Some(fwd), rtcp_only: false, crypt, ice: ice.map(|local| eagw::session::IceSpec { local, full: None }), rtcp_gen: None }
+    Wiring { peer, learn, fwd_rtp: Some(fwd), fwd_rtcp: Some(fwd), rtcp_only: false, crypt, ice: ice.map(|local| eagw::session::IceSpec { local, full: None }), rtcp_gen: None, transcode: None }
 }
 
 /// One datagram from `from` to `to`, handed to the table by hand (no worker loop).

@@ -112,7 +112,7 @@ fn fmt_matches(spec: &str, f: &Fmt) -> bool {
     }
     let mut parts = spec.split('/');
     let n = parts.next().unwrap_or("");
-    n.eq_ignore_ascii_case(&f.name) && parts.next().is_none_or(|c| c.parse::<u32>() == Ok(f.clock))
+    n.eq_ignore_ascii_case(&f.name) && parts.next().map_or(true, |c| c.parse::<u32>() == Ok(f.clock))
 }
 
 fn free_pt(m: &Media, also_taken: &[Fmt]) -> Option<u8> {

@@ -37,6 +37,10 @@ impl Wheel {
         self.members
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.members == 0
+    }
+
     /// Adds stream `h`; returns its bucket. Starts the clock for the first stream.
     pub fn add(&mut self, h: u32, now: u64) -> u8 {
         let b = (0..BUCKETS).min_by_key(|&i| (self.buckets[i].len(), (i + BUCKETS - self.pos) % BUCKETS)).unwrap_or(0);
