@@ -234,11 +234,57 @@ fn codec_seeds(root: &Path) {
     }
 }
 
+/// The transcode target: a codec pair octet, then records (time step, PT choice 3 = the
+/// codec's, timestamp step, length, payload) of real frames of a tone.
+fn transcode_seeds(dir: &Path) {
+    use eagw::codec::amrwb::AmrwbEncoder;
+    use eagw::codec::amrwb_rtp::{self, Framing};
+    use eagw::codec::g711::G711Encoder;
+    use eagw::codec::opus::{OpusConfig, OpusEncoder};
+    use eagw::codec::{frame_samples, Encoder};
+    // (pair octet: rx | tx << 2, 0x20 = DTMF on both sides)
+    for (sel, name) in [(0x2c_u8, "pcmu_to_amrwb"), (0x2e, "opus_to_amrwb"), (0x2b, "amrwb_to_opus"), (0x29, "pcma_to_opus")] {
+        let rx = sel & 3;
+        let (rate, step): (u32, u16) = match rx {
+            0 | 1 => (8000, 160),
+            2 => (48000, 960),
+            _ => (16000, 320),
+        };
+        let mut enc: Box<dyn Encoder> = match rx {
+            0 => Box::new(G711Encoder::new(eagw::codec::g711::Law::Mu)),
+            1 => Box::new(G711Encoder::new(eagw::codec::g711::Law::A)),
+            2 => Box::new(OpusEncoder::new(OpusConfig { bitrate: 24000, ..Default::default() }).unwrap()),
+            _ => Box::new(AmrwbEncoder::new(2).unwrap()),
+        };
+        let n = frame_samples(rate);
+        let mut out = vec![sel];
+        for i in 0..30 {
+            let pcm: Vec<i16> = (0..n).map(|k| (((i * n + k) as f64 * 0.05).sin() * 6000.0) as i16).collect();
+            let mut buf = [0u8; 400];
+            let len = enc.encode(&pcm, &mut buf).unwrap();
+            let payload = if rx == 3 {
+                let f = amrwb_rtp::Frame::from_storage(&buf[..len]).unwrap();
+                let mut p = [0u8; 80];
+                let k = amrwb_rtp::packetize(15, &[f], Framing::BandwidthEfficient, &mut p).unwrap();
+                p[..k].to_vec()
+            } else {
+                buf[..len].to_vec()
+            };
+            out.extend_from_slice(&[20, 3]);
+            out.extend_from_slice(&step.to_be_bytes());
+            out.push(payload.len().min(255) as u8);
+            out.extend_from_slice(&payload[..payload.len().min(255)]);
+        }
+        write(dir, name, &out);
+    }
+}
+
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds");
     rtcp_seeds(&root.join("rtcp"));
     stun_seeds(&root.join("stun"));
     dtls_seeds(&root.join("dtls"));
     codec_seeds(&root);
+    transcode_seeds(&root.join("transcode"));
     println!("seeds written to {}", root.display());
 }
