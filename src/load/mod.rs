@@ -13,6 +13,7 @@ pub mod media;
 pub mod ng_client;
 pub mod report;
 pub mod sys;
+pub mod transcode;
 pub mod webrtc;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs, UdpSocket};
@@ -44,6 +45,7 @@ USAGE:
   eagw load compare --ng ADDR --pid PID [--ng2 ADDR --pid2 PID] [--webrtc [--ims sdes] [--rounds R]] [--calls N]
                     [--duration S] [--threads T] [--json]
   eagw load ng-rate --ng ADDR [--calls N] [--inflight W] [--json]
+  eagw load transcode --ng ADDR [--pid PID] [--calls N] [--duration S] [--codec amrwb|pcma] [--json]
 
 MODES:
   calls    Set up N calls over ng/UDP (offer/answer, PCMU), send 50 packets/s each way per call
@@ -65,6 +67,9 @@ MODES:
            for the SRTP <-> RTP path over the plain calls of the same run.
   ng-rate  Control-plane throughput: offer+answer+delete per call, no media; calls/s and
            per-command latency.
+  transcode  Opus <-> AMR-WB (or PCMA) calls through the gateway's transcoder with real
+           frames both ways; gateway CPU, calls per core, and eagw's late / concealed frames
+           (`eagw load transcode --help`).
 
 OPTIONS:
   --ng ADDR         ng control address of the gateway (loopback only), e.g. 127.0.0.1:2223
@@ -332,6 +337,10 @@ fn parse_args(args: &[String]) -> Result<Option<Opts>, String> {
 
 /// Entry point: `args` are the arguments after `eagw load`. Returns the process exit code.
 pub fn main(args: Vec<String>) -> i32 {
+    if args.first().map(String::as_str) == Some("transcode") {
+        sys::raise_nofile();
+        return transcode::main(&args[1..]);
+    }
     let o = match parse_args(&args) {
         Ok(Some(o)) => o,
         Ok(None) => {
