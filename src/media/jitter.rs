@@ -271,6 +271,14 @@ impl JitterBuffer {
             }
         }
         self.pending_resync = (0, None);
+        // a timestamp off the playout grid (a sender that restarted its timeline by a
+        // fraction of a frame) snaps to the nearest frame of the grid
+        if let Some(n) = self.next {
+            let off = (ext as i128 - n as i128).rem_euclid(self.frame_ts as i128) as u64;
+            if off != 0 {
+                ext = if 2 * off >= self.frame_ts { ext + (self.frame_ts - off) } else { ext - off };
+            }
+        }
         let i = self.slot_of(ext);
         if self.slots[i].ts == Some(ext) {
             self.stats.duplicates += 1;
@@ -365,13 +373,13 @@ impl JitterBuffer {
         };
         if self.underrun {
             // resume at the first frame that is here (after a pause nothing was lost)
-            while self.slots[self.slot_of(next)].ts != Some(next) && next < newest {
+            while self.slots[self.slot_of(next)].ts != Some(next) && next + self.frame_ts <= newest {
                 next += self.frame_ts;
             }
             self.underrun = false;
         }
         // too much buffered: drop one frame
-        let level_ms = ((newest - next) / self.frame_ts + 1) * self.cfg.frame_ms as u64;
+        let level_ms = (newest.saturating_sub(next) / self.frame_ts + 1) * self.cfg.frame_ms as u64;
         if level_ms > (self.target_ms + self.cfg.shrink_ms) as u64 && newest > next {
             let i = self.slot_of(next);
             if self.slots[i].ts == Some(next) {
@@ -512,6 +520,28 @@ mod tests {
         // 15 buffered: one earlier frame still fits and playout starts there
         assert_eq!(jb.push(0, 0, 10 * 320, &payload(10)), Push::Stored);
         assert_eq!(jb.level_frames(), 16);
+    }
+
+    #[test]
+    fn timestamps_off_the_frame_grid_snap_to_it() {
+        // found by the transcode fuzz target: an underrun, then frames 1/3 of a frame off
+        let mut jb = JitterBuffer::new(cfg());
+        jb.push(0, 0, 0, &payload(0));
+        let mut now = 100 * MS;
+        while jb.pop(now) != Out::Expand {
+            now += 20 * MS;
+        }
+        for k in 1..4u32 {
+            assert_eq!(jb.push(now, k as u16, k * 320 + 107, &payload(k)), Push::Stored);
+        }
+        let mut played = 0;
+        for _ in 0..6 {
+            now += 20 * MS;
+            if matches!(jb.pop(now), Out::Frame { .. }) {
+                played += 1;
+            }
+        }
+        assert_eq!(played, 3);
     }
 
     #[test]
