@@ -107,7 +107,9 @@ class AiortcClient:
         tr = self.pc.addTransceiver(self.track, direction="sendrecv")
         self._drop_conflicting_client_hello(tr.receiver.transport)
         caps = RTCRtpSender.getCapabilities("audio").codecs
-        tr.setCodecPreferences([c for c in caps if c.mimeType.lower() in ("audio/pcmu", "audio/pcma")])
+        want = [c.lower() for c in getattr(self, "codecs", None) or ["PCMU", "PCMA"]]
+        tr.setCodecPreferences(sorted((c for c in caps if c.mimeType.lower()[6:] in want),
+                                      key=lambda c: want.index(c.mimeType.lower()[6:])))
 
     def _drop_conflicting_client_hello(self, dtls) -> None:
         """Discard a DTLS ClientHello that arrives while we are the DTLS client.

@@ -20,11 +20,15 @@ import tempfile
 import time
 
 from audio import make_speech, pesq_nb_detail
+from amrwb_peer import AmrwbPeer
 from ims_peer import ImsPeer
 from ng import NgClient
 
 SPEECH_S = 9.0  # 1 s of silence, then ~7.5 s of speech
 MIN_PESQ = 3.5
+# AMR-WB 12.65 (transcoded from the browser's Opus by the relay): NB-PESQ of the AMR-WB
+# codec alone on the same speech is the ceiling; the path may be this much below it
+MAX_BELOW_AMRWB_ALONE = 0.3  # browser Opus + the relay's transcoding, in real time
 WEBRTC_ATTRS = ("a=fingerprint:", "a=setup:", "a=ice-ufrag:", "a=candidate:")
 
 
@@ -97,6 +101,10 @@ class Call:
             msg["flags"] = ["generate-RTCP"]
         if self.a.ims == "rtp":
             msg["SDES"] = ["off"]
+        if self.a.codec == "AMR-WB":
+            # the IMS side speaks only AMR-WB: the relay adds it and transcodes (Kamailio:
+            # codec-mask-all codec-transcode-AMR-WB)
+            msg["codec"] = {"mask": ["all"], "transcode": ["AMR-WB"]}
         if step != "initial":
             msg["to-tag"] = self.ims_tag  # re-offer inside the dialog
         to_ims = self.sdp[f"{step}: relay offer to ims"] = (await self.ng_request(msg))["sdp"]
@@ -159,7 +167,11 @@ class Call:
         make_speech(f["speech_ims"], speech_s, "ims")
 
         self.client = make_client(a.client)
-        self.ims = ImsPeer(a.ims_port or free_rtp_port(), a.codec, "sdes" if a.ims == "sdes" else None)
+        if a.codec == "AMR-WB":
+            self.client.codecs = ["opus", "PCMU", "PCMA"]  # the browser's default preference
+        port = a.ims_port or free_rtp_port()
+        self.ims = AmrwbPeer(port) if a.codec == "AMR-WB" else \
+            ImsPeer(port, a.codec, "sdes" if a.ims == "sdes" else None)
         res = {"pesq_ims": None, "pesq_webrtc": None, "client_stats": {}, "query": {},
                "dtls_role_relay": None, "checks": {}, "pass": False, "ims_stats": {},
                "ice_restart": None, "workdir": work, "sdp": self.sdp}
@@ -265,14 +277,21 @@ class Call:
                     res[key] = res[key + "_detail"]["pesq"]
                 except Exception as e:  # e.g. silent recording: no utterances
                     res[key + "_error"] = repr(e)
-        checks["pesq_ims"] = res["pesq_ims"] is not None and res["pesq_ims"] >= MIN_PESQ
+        min_ims = MIN_PESQ
+        if self.a.codec == "AMR-WB":
+            # the same speech through AMR-WB 12.65 alone: the bar for the transcoded path
+            from amrwb_peer import through_amrwb_alone
+            alone = through_amrwb_alone(f["speech_webrtc"], f["speech_webrtc"][:-4] + "_amrwb_alone.wav")
+            res["pesq_amrwb_alone"] = pesq_nb_detail(f["speech_webrtc"], alone)["pesq"]
+            min_ims = res["pesq_amrwb_alone"] - MAX_BELOW_AMRWB_ALONE
+        checks["pesq_ims"] = res["pesq_ims"] is not None and res["pesq_ims"] >= min_ims
         # Chromium's own recording goes through WebAudio in a headless renderer: under CPU
         # load it glitches while the received stream itself is clean (its getStats
         # concealment check below is what judges the network side), so it is reported
         # but only required for aiortc, whose recorder sees the decoded frames directly
         web_pesq_counts = self.a.client != "chromium" or self.a.require_browser_pesq
         if web_pesq_counts and (res["pesq_webrtc"] is not None or "pesq_webrtc_error" in res):
-            checks["pesq_webrtc"] = res["pesq_webrtc"] is not None and res["pesq_webrtc"] >= MIN_PESQ
+            checks["pesq_webrtc"] = res["pesq_webrtc"] is not None and res["pesq_webrtc"] >= min_ims
         if cs:
             checks["client_packets_received"] = cs["packetsReceived"] >= 0.8 * ims["sent"] > 0
             if cs.get("packetsSent") is not None:
@@ -310,7 +329,8 @@ def main() -> int:
     p.add_argument("--dtls", choices=("default", "passive", "active"), default="default",
                    help="DTLS flag for the relay's WebRTC side (default: send none)")
     p.add_argument("--ims", choices=("rtp", "sdes"), default="rtp")
-    p.add_argument("--codec", choices=("PCMU", "PCMA"), default="PCMU")
+    p.add_argument("--codec", choices=("PCMU", "PCMA", "AMR-WB"), default="PCMU",
+                   help="the IMS side's codec; AMR-WB makes the relay transcode (webrtc offerer)")
     p.add_argument("--ice-restart", action="store_true", help="ICE restart re-offer halfway")
     p.add_argument("--generate-rtcp", action="store_true",
                    help="ask the relay to terminate RTCP and send its own SR/RR (generate-RTCP)")
@@ -327,7 +347,7 @@ def main() -> int:
         shutil.rmtree(res["workdir"])  # a failed run keeps its WAVs for a look
         res["workdir"] = None
     summary = {k: res.get(k) for k in (
-        "error", "pesq_ims", "pesq_webrtc", "pesq_ims_detail", "pesq_webrtc_detail", "dtls_role_relay",
+        "error", "pesq_ims", "pesq_webrtc", "pesq_amrwb_alone", "pesq_ims_detail", "pesq_webrtc_detail", "dtls_role_relay",
         "ice_restart", "client_stats", "ims_stats", "ims_rtcp", "relay_rtcp_web", "checks", "pass", "elapsed_s")}
     print(json.dumps(summary, indent=1))
     if args.json:
