@@ -153,6 +153,9 @@ impl Worker {
                     self.socks.on_readable(token as u32, &mut buf, now, &mut self.stats);
                 }
             }
+            if let Some(t) = &mut self.turn {
+                t.flush(); // datagrams to TURN clients queued this round, one sendmmsg per listener
+            }
             if inbox {
                 self.waker.drain();
                 while let Ok(job) = self.rx.try_recv() {

@@ -4,8 +4,10 @@
 //! relay port range. Epoll tokens of TURN sockets live above [`TOKEN_BASE`], apart from
 //! the media sockets' slab indices, so the media path is untouched.
 //!
-//! One `recvfrom` per readiness and at most one `sendto`, as for media; the protocol is
-//! in `turn::server`.
+//! A UDP listener's readiness is served with one `recvmmsg` (up to `sys::MMSG_MAX`
+//! datagrams); datagrams from peers to UDP clients are batched per listener and leave with
+//! `sendmmsg` at the end of the worker's epoll round; relay sockets get one `recvfrom` per
+//! readiness and a `sendto` per datagram. The protocol is in `turn::server`.
 
 use super::sys;
 use crate::config::Config;
@@ -29,6 +31,12 @@ const MAX_QUEUED: usize = 1 << 20;
 const READ_CHUNK: usize = 16 * 1024;
 /// A connection without an allocation that sends nothing for this long is closed.
 const IDLE_NS: u64 = 30_000_000_000;
+/// A UDP listener's readiness is served with one `recvmmsg` of up to `sys::MMSG_MAX`
+/// datagrams of at most this many bytes each (larger ones are counted as malformed).
+const RX_SLOT: usize = 8192;
+/// Datagrams from peers to UDP clients are queued per listener and sent with `sendmmsg`
+/// at the end of the worker's epoll round, or once this many are waiting.
+const TX_MAX: usize = 64;
 
 /// A TURN client's TCP connection (its allocation's lifetime ends with it).
 struct Conn {
@@ -125,6 +133,12 @@ pub struct TurnIo {
     conns: Vec<Option<Conn>>,
     conn_free: Vec<u32>,
     relays: RelaySocks,
+    /// `recvmmsg` slots of the UDP listeners.
+    rx: Vec<u8>,
+    /// Per UDP listener: datagrams to clients waiting for `sendmmsg` (ranges of `tx_data`).
+    tx: Vec<Vec<(usize, usize, SocketAddr)>>,
+    tx_data: Vec<u8>,
+    tx_count: usize,
 }
 
 /// Queues `data` towards a connection (encrypted first on a TLS connection); false when
@@ -210,6 +224,7 @@ impl TurnIo {
                 tls_listeners.push(fd);
             }
         }
+        let listeners_n = listeners.len();
         let (min, max) = (*t.port_min.get_ref() as usize, t.port_max as usize);
         let span = (max + 1 - min) / workers.max(1);
         let lo = min + worker * span;
@@ -220,6 +235,10 @@ impl TurnIo {
             tcp_listeners,
             tls_listeners,
             tls,
+            rx: vec![0; RX_SLOT * sys::MMSG_MAX],
+            tx: vec![vec![]; listeners_n],
+            tx_data: Vec::with_capacity(TX_MAX * 256),
+            tx_count: 0,
             conns: vec![],
             conn_free: vec![],
             relays: RelaySocks { socks: vec![], free: vec![], lo: lo as u16, v4: fam(t.relay_v4()), v6: fam(t.relay_v6()), rcvbuf: cfg.media.socket_rcvbuf },
@@ -230,25 +249,30 @@ impl TurnIo {
         let i = (token & INDEX) as usize;
         if token & !INDEX == LISTENER {
             let Some(fd) = self.listeners.get(i).map(|f| f.as_raw_fd()) else { return };
-            let Ok(Some((n, from))) = sys::recv_from(fd, buf) else { return };
-            if n > buf.len() {
-                self.core.stats.malformed += 1; // truncated: larger than any TURN message we take
-                return;
-            }
-            let client = Client { via: i as u32, addr: from };
-            let mut ctx = Ctx { r: &mut self.relays, epoll };
-            match self.core.on_client(client, &buf[..n], now, &mut ctx) {
-                ClientOut::None => {}
-                ClientOut::Reply(r) => {
-                    if sys::send_to(fd, &r, &from).is_err() {
-                        self.core.stats.send_errors += 1;
-                    }
+            let mut got = [(0usize, None); sys::MMSG_MAX];
+            let Ok(k) = sys::recv_mmsg(fd, &mut self.rx, RX_SLOT, &mut got) else { return };
+            for (j, &(n, from)) in got[..k].iter().enumerate() {
+                let Some(from) = from else { continue };
+                if n > RX_SLOT {
+                    self.core.stats.malformed += 1; // truncated: larger than any TURN message we take
+                    continue;
                 }
-                ClientOut::Relay { relay, peer, start, end } => {
-                    let Some(Some((rfd, _, _))) = self.relays.socks.get(relay as usize) else { return };
-                    let Some(data) = buf.get(start..end) else { return };
-                    if sys::send_to(rfd.as_raw_fd(), data, &peer).is_err() {
-                        self.core.stats.send_errors += 1;
+                let Some(dgram) = self.rx.get(j * RX_SLOT..j * RX_SLOT + n) else { continue };
+                let client = Client { via: i as u32, addr: from };
+                let mut ctx = Ctx { r: &mut self.relays, epoll };
+                match self.core.on_client(client, dgram, now, &mut ctx) {
+                    ClientOut::None => {}
+                    ClientOut::Reply(r) => {
+                        if sys::send_to(fd, &r, &from).is_err() {
+                            self.core.stats.send_errors += 1;
+                        }
+                    }
+                    ClientOut::Relay { relay, peer, start, end } => {
+                        let Some(Some((rfd, _, _))) = self.relays.socks.get(relay as usize) else { continue };
+                        let Some(data) = dgram.get(start..end) else { continue };
+                        if sys::send_to(rfd.as_raw_fd(), data, &peer).is_err() {
+                            self.core.stats.send_errors += 1;
+                        }
                     }
                 }
             }
@@ -270,9 +294,13 @@ impl TurnIo {
                     }
                     return;
                 }
-                let Some(fd) = self.listeners.get(client.via as usize) else { return };
-                if sys::send_to(fd.as_raw_fd(), data, &client.addr).is_err() {
-                    self.core.stats.send_errors += 1;
+                let Some(q) = self.tx.get_mut(client.via as usize) else { return };
+                let at = self.tx_data.len();
+                self.tx_data.extend_from_slice(data);
+                q.push((at, self.tx_data.len(), client.addr));
+                self.tx_count += 1;
+                if self.tx_count >= TX_MAX {
+                    self.flush();
                 }
             }
         } else if token & !INDEX == TCP_LISTENER || token & !INDEX == TLS_LISTENER {
@@ -389,6 +417,30 @@ impl TurnIo {
                 }
             }
         }
+    }
+
+    /// Sends what waits for the UDP listeners (`sendmmsg`, up to `sys::MMSG_MAX` per call);
+    /// the worker calls it at the end of every epoll round.
+    pub fn flush(&mut self) {
+        if self.tx_count == 0 {
+            return;
+        }
+        for (i, q) in self.tx.iter_mut().enumerate() {
+            let Some(fd) = self.listeners.get(i).map(|f| f.as_raw_fd()) else { continue };
+            let mut at = 0;
+            while at < q.len() {
+                match sys::send_mmsg(fd, &self.tx_data, &q[at..]) {
+                    Ok(k) if k > 0 => at += k,
+                    _ => {
+                        self.core.stats.send_errors += 1; // this one failed; go on with the next
+                        at += 1;
+                    }
+                }
+            }
+            q.clear();
+        }
+        self.tx_data.clear();
+        self.tx_count = 0;
     }
 
     /// Closes a stream connection and ends the allocations made over it.
