@@ -364,3 +364,38 @@ fn sigterm_stops_cleanly_and_frees_the_ports() {
     assert!(e.log_text().contains("SIGTERM: shutting down"), "{}", e.log_text());
     std::net::UdpSocket::bind(c.to_a_side).expect("media port released");
 }
+
+/// `ICE=force-relay` (as a dictionary key and in `rtpp-flags`): eagw's candidate is written
+/// `typ relay` with `raddr`/`rport`, for the same transport address as `c=`/`m=`; no
+/// warning any more.
+#[test]
+fn ice_force_relay_writes_a_relay_candidate() {
+    let mut e = Eagw::start(56, "");
+    // an IMS offer towards a browser
+    let r = e.ng(&offer("fr-1", "ims", &sdp(5000, "")).str("ICE", "force-relay").str("transport-protocol", "UDP/TLS/RTP/SAVPF").build());
+    assert_eq!(s(&r, "result"), "ok", "{r:?}");
+    assert!(r.get("warning").is_none(), "{r:?}");
+    let out = s(&r, "sdp");
+    let at = media_addr(&out);
+    let cands: Vec<String> = out.lines().filter_map(|l| l.strip_prefix("a=candidate:")).map(str::to_string).collect();
+    assert!(!cands.is_empty(), "{out}");
+    let want = format!("3 1 UDP {} {} {} typ relay raddr {} rport {}", (65535 << 8) | 255, at.ip(), at.port(), at.ip(), at.port());
+    assert_eq!(cands[0], want, "{out}");
+    assert!(cands.iter().all(|c| c.contains(" typ relay ")) && !out.contains("typ host"), "{out}");
+    assert!(out.contains("a=ice-ufrag:") && out.contains("a=fingerprint:"), "{out}");
+    // a browser's offer, answered towards it with force-relay in rtpp-flags
+    let browser = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\nc=IN IP4 0.0.0.0\r\n\
+a=candidate:1 1 udp 2122260223 192.0.2.33 53000 typ host generation 0\r\na=ice-ufrag:Brws\r\na=ice-pwd:browserpassword012345678\r\n\
+a=fingerprint:sha-256 5C:1F:2E:4A:9B:0D:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA\r\n\
+a=setup:actpass\r\na=mid:0\r\na=sendrecv\r\na=rtcp-mux\r\na=rtpmap:0 PCMU/8000\r\n";
+    let r = e.ng(&offer("fr-2", "web", browser).str("rtpp-flags", "ICE=remove DTLS=off rtcp-mux-demux").str("transport-protocol", "RTP/AVP").build());
+    assert_eq!(s(&r, "result"), "ok", "{r:?}");
+    let r = e.ng(&answer("fr-2", "web", "ims", &sdp(5002, "")).str("rtpp-flags", "ICE=force-relay rtcp-mux-require").str("transport-protocol", "UDP/TLS/RTP/SAVPF").build());
+    assert_eq!(s(&r, "result"), "ok", "{r:?}");
+    assert!(r.get("warning").is_none(), "{r:?}");
+    let out = s(&r, "sdp");
+    let at = media_addr(&out);
+    let cands: Vec<&str> = out.lines().filter_map(|l| l.strip_prefix("a=candidate:")).collect();
+    assert_eq!(cands, vec![format!("3 1 UDP {} {} {} typ relay raddr {} rport {}", (65535 << 8) | 255, at.ip(), at.port(), at.ip(), at.port())], "{out}");
+    assert!(!out.contains("192.0.2.33"), "the browser's own candidate is not echoed back: {out}");
+}

@@ -21,17 +21,23 @@ fn turn_port(slot: u16) -> u16 {
     25000 + slot * 10
 }
 
+/// The TURN-over-TLS port of a slot.
+fn tls_port(slot: u16) -> u16 {
+    turn_port(slot) + 1
+}
+
 /// `[turn]` and `[media]` for a slot: media on the first half of the slot's range, relay
-/// ports on the second; `extra` lines go into `[turn]`.
+/// ports on the second; TLS with a certificate generated at start; `extra` lines go into `[turn]`.
 fn config(slot: u16, extra: &str) -> String {
     let (_, _, pmin, pmax) = common::ports(slot);
     let mid = pmin + 200;
     format!(
-        "[media]\nport_min = {pmin}\nport_max = {1}\n[turn]\nlisten_udp = [\"127.0.0.1:{0}\"]\nlisten_tcp = [\"127.0.0.1:{0}\"]\nrealm = \"eagw.test\"\n\
+        "[media]\nport_min = {pmin}\nport_max = {1}\n[turn]\nlisten_udp = [\"127.0.0.1:{0}\"]\nlisten_tcp = [\"127.0.0.1:{0}\"]\nlisten_tls = [\"127.0.0.1:{2}\"]\nrealm = \"eagw.test\"\n\
          relay_address = \"127.0.0.1\"\nport_min = {mid}\nport_max = {pmax}\n\
          users = {{ demo = \"demo-password\", bob = \"bob-pw\" }}\nrest_secret = \"loopback-test-secret\"\n{extra}\n",
         turn_port(slot),
         mid - 1,
+        tls_port(slot),
     )
 }
 
@@ -66,9 +72,13 @@ struct Report {
 
 /// Runs `turnutils_uclient` against the slot's TURN port (bounded: `-n` messages).
 fn uclient(slot: u16, args: &[&str]) -> Report {
-    let port = turn_port(slot);
+    uclient_at(turn_port(slot), turn_port(slot) + 3, args)
+}
+
+/// Runs `turnutils_uclient` against TURN port `port`, the echo peer on `peer_port`.
+fn uclient_at(port: u16, peer_port: u16, args: &[&str]) -> Report {
     let mut cmd = Command::new("turnutils_uclient");
-    cmd.args(["-p", &port.to_string(), "-e", "127.0.0.1", "-r", &(port + 3).to_string()]).args(args).arg("127.0.0.1");
+    cmd.args(["-p", &port.to_string(), "-e", "127.0.0.1", "-r", &peer_port.to_string()]).args(args).arg("127.0.0.1");
     let out = cmd.output().expect("turnutils_uclient");
     let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     let mut r = Report { out: text.clone(), ..Report::default() };
@@ -360,6 +370,67 @@ fn uclient_over_tcp_and_broken_streams() {
     let r = healthy.join().unwrap();
     assert!(r.lost_zero && r.sent == 400 && r.received == 400, "channels over TCP: {r:?}");
     assert!(metric(&e, "turn_malformed_total") >= 1);
+    // allocations end with their connections
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(metric(&e, "turn_allocations"), 0);
+}
+
+/// TURN over TLS (RFC 8656 §3.1) with coturn's client (`-t -S`: TLS over TCP, its default
+/// of no certificate verification against eagw's self-signed certificate): channels and
+/// Send indications, odd lengths, no loss; while it runs, a TLS connection that sends
+/// garbage, one that sends a plain TURN request, and one cut mid-handshake are closed and
+/// counted, and the uclient session loses nothing.
+#[test]
+fn uclient_over_tls_and_broken_tls_streams() {
+    use std::io::{Read, Write};
+    let slot = 55;
+    let port = turn_port(slot);
+    let e = Eagw::start(slot, &config(slot, &format!("allow_peers = [\"127.0.0.1/32 {}-{}\"]", port + 3, port + 4)));
+    let _peer = peer(port + 3);
+    let tls = tls_port(slot);
+    let healthy = std::thread::spawn(move || {
+        uclient_at(tls, port + 3, &["-t", "-S", "-c", "-u", "demo", "-w", "demo-password", "-n", "200", "-m", "2", "-l", "201", "-z", "10"])
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let server: SocketAddr = format!("127.0.0.1:{tls}").parse().unwrap();
+    let mut b = [0u8; 1024];
+    // garbage: not a TLS record; eagw closes the connection (after an alert at most)
+    let mut junk = std::net::TcpStream::connect(server).unwrap();
+    junk.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    junk.write_all(b"GET / HTTP/1.1\r\nHost: eagw\r\n\r\n").unwrap();
+    let mut got = vec![];
+    while let Ok(n) = junk.read(&mut b) {
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&b[..n]);
+    }
+    assert!(got.len() <= 7, "at most a TLS alert before the close: {got:?}");
+    // a plain TURN request on the TLS port
+    let req = eagw::turn::client::request(METHOD_ALLOCATE, [7; 12], &eagw::turn::client::Req { transport: true, ..Default::default() }, None, rtc_crypto::default_provider().unwrap().crypto());
+    let mut plain = std::net::TcpStream::connect(server).unwrap();
+    plain.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    plain.write_all(&req).unwrap();
+    while let Ok(n) = plain.read(&mut b) {
+        if n == 0 {
+            break;
+        }
+        assert_ne!(b[0], 1, "no STUN answer in clear on the TLS port");
+    }
+    // the start of a ClientHello record, then the client goes away
+    let mut cut = std::net::TcpStream::connect(server).unwrap();
+    cut.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    drop(cut);
+    // Send indications over TLS, odd lengths
+    let r = uclient_at(tls, port + 3, &["-t", "-S", "-s", "-c", "-u", "demo", "-w", "demo-password", "-n", "100", "-m", "2", "-l", "99", "-z", "10"]);
+    assert!(r.lost_zero && r.sent == 200 && r.received == 200, "send indications over TLS: {r:?}");
+    let r = healthy.join().unwrap();
+    assert!(r.lost_zero && r.sent == 400 && r.received == 400, "channels over TLS: {r:?}");
+    assert!(metric(&e, "turn_tls_errors_total") >= 2, "garbage and a plain request");
+    assert!(metric(&e, "turn_tls_unfinished_total") >= 3, "three connections ended before a handshake");
+    assert!(metric(&e, "turn_to_peer_packets_total") >= 600);
+    assert_eq!(metric(&e, "turn_send_errors_total"), 0);
     // allocations end with their connections
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(metric(&e, "turn_allocations"), 0);

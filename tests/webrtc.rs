@@ -152,3 +152,82 @@ fn aiortc_through_eagw_to_plain_and_sdes_ims_peers() {
     assert_eq!(total(&mut e, "srtperrors"), 0, "no SRTP failures in clean calls");
     e.terminate();
 }
+
+fn metric(e: &Eagw, name: &str) -> u64 {
+    let (_, body) = e.http("GET", "/metrics", "text/plain", b"");
+    let body = String::from_utf8_lossy(&body).to_string();
+    body.lines()
+        .find_map(|l| l.strip_prefix(&format!("eagw_{name} ")).and_then(|v| v.trim().parse().ok()))
+        .unwrap_or_else(|| panic!("no metric {name} in {body}"))
+}
+
+/// Chromium behind "the hardest NAT": `iceTransportPolicy: "relay"` with eagw's own TURN
+/// server as its only ICE server, over TCP and over TLS, `ICE=force-relay` towards it; a
+/// call through eagw to the IMS peer, audio both ways. eagw's TURN may relay only to eagw's
+/// media ports (allow_peers), and its counters show the relayed packets. The TLS listener
+/// runs on a certificate the test made (PEM files, `tls_cert`/`tls_key`); Chromium checks
+/// a TURN server's certificate like any https server's and refuses a self-signed one, so
+/// it is told to trust exactly this key (`--ignore-certificate-errors-spki-list`, the
+/// SHA-256 of its SubjectPublicKeyInfo), and a run without that switch must fail.
+#[test]
+fn chromium_relay_only_through_eagws_turn_over_tcp_and_tls() {
+    use base64::Engine;
+    use rcgen::PublicKeyData;
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let slot = 57;
+    let (_, _, pmin, pmax) = ports(slot);
+    let (turn, tls) = (25000 + slot * 10, 25000 + slot * 10 + 1);
+    let dir = std::env::temp_dir().join(format!("eagw-turn-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ck = rcgen::generate_simple_self_signed(vec!["turn.eagw.test".to_string()]).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    let spki = ring::digest::digest(&ring::digest::SHA256, &ck.signing_key.subject_public_key_info());
+    let spki = base64::engine::general_purpose::STANDARD.encode(spki.as_ref());
+    let cfg = format!(
+        "[media]\nport_min = {pmin}\nport_max = {media_max}\n[turn]\nlisten_tcp = [\"127.0.0.1:{turn}\"]\nlisten_tls = [\"127.0.0.1:{tls}\"]\n\
+         tls_cert = \"{}\"\ntls_key = \"{}\"\nrealm = \"eagw.test\"\nrelay_address = \"127.0.0.1\"\nport_min = {}\nport_max = {pmax}\n\
+         users = {{ demo = \"demo-password\" }}\nallow_peers = [\"127.0.0.1/32 {pmin}-{media_max}\"]\n",
+        cert.display(),
+        key.display(),
+        pmin + 200,
+        media_max = pmin + 199,
+    );
+    let mut e = Eagw::start(slot, &cfg);
+    let relayed = |e: &Eagw| (metric(e, "turn_to_peer_packets_total"), metric(e, "turn_to_client_packets_total"));
+    let tcp_url = format!("turn:127.0.0.1:{turn}?transport=tcp");
+    let tls_url = format!("turns:127.0.0.1:{tls}?transport=tcp");
+    let pin = format!("--chromium-arg=--ignore-certificate-errors-spki-list={spki}");
+    let runs: [(&str, Vec<&str>); 3] = [
+        ("TCP, browser offers", vec!["--turn", &tcp_url, "--relay-only", "--ice-webrtc", "force-relay"]),
+        ("TLS, browser offers", vec!["--turn", &tls_url, "--relay-only", "--ice-webrtc", "force-relay", &pin]),
+        ("TLS, IMS offers", vec!["--turn", &tls_url, "--relay-only", "--ice-webrtc", "force-relay", "--offerer", "ims", &pin]),
+    ];
+    for (what, args) in runs {
+        let before = relayed(&e);
+        let r = call(&e, "chromium", &args);
+        let pair = &r["client_stats"]["selectedPair"];
+        assert_eq!((pair["localType"].as_str(), pair["remoteType"].as_str()), (Some("relay"), Some("relay")), "{what}: {pair}");
+        let after = relayed(&e);
+        // 8 s of 20 ms packets each way went through eagw's TURN relay
+        assert!(after.0 - before.0 >= 300 && after.1 - before.1 >= 300, "{what}: TURN relayed {before:?} -> {after:?}");
+        eprintln!("{what}: TURN relayed {} to eagw's media port, {} to the browser", after.0 - before.0, after.1 - before.1);
+    }
+    assert!(metric(&e, "turn_allocations_created_total") >= 3);
+    assert_eq!(metric(&e, "turn_denied_peers_total"), 0);
+    assert_eq!(total(&mut e, "dtlsfailures"), 0);
+    // without the pin Chromium refuses eagw's certificate: no allocation, no call
+    let errors = metric(&e, "turn_tls_errors_total");
+    let created = metric(&e, "turn_allocations_created_total");
+    let out = std::process::Command::new(python())
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/webrtc"))
+        .args(["call.py", "--client", "chromium", "--ng", &e.ng.to_string(), "--seconds", "2", "--turn", &tls_url, "--relay-only"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "a call through an untrusted TURN TLS certificate must fail");
+    assert!(metric(&e, "turn_tls_errors_total") > errors, "Chromium's refusal (a TLS alert) is counted");
+    assert_eq!(metric(&e, "turn_allocations_created_total"), created);
+    e.terminate();
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -35,6 +35,12 @@ pub struct Turn {
     pub listen_udp: Vec<Spanned<String>>,
     /// TCP listeners (RFC 8656 stream framing; the relay is UDP).
     pub listen_tcp: Vec<Spanned<String>>,
+    /// TLS listeners (RFC 8656 §3.1; TURN over TLS over TCP, usually port 5349).
+    pub listen_tls: Vec<Spanned<String>>,
+    /// PEM files of the TLS certificate chain and its private key; both empty = a
+    /// self-signed certificate generated at each start.
+    pub tls_cert: String,
+    pub tls_key: String,
     pub realm: String,
     /// Where relay sockets bind (IPv4 / IPv6); default: the first listener's address.
     pub relay_address: Option<IpAddr>,
@@ -65,6 +71,9 @@ impl Default for Turn {
         Turn {
             listen_udp: vec![],
             listen_tcp: vec![],
+            listen_tls: vec![],
+            tls_cert: String::new(),
+            tls_key: String::new(),
             realm: "eagw".into(),
             relay_address: None,
             relay_address6: None,
@@ -85,12 +94,13 @@ impl Default for Turn {
 
 impl Turn {
     pub fn enabled(&self) -> bool {
-        !self.listen_udp.is_empty() || !self.listen_tcp.is_empty()
+        !self.listen_udp.is_empty() || !self.listen_tcp.is_empty() || !self.listen_tls.is_empty()
     }
 
-    fn listeners(&self) -> Vec<SocketAddr> {
+    pub fn listeners(&self) -> Vec<SocketAddr> {
         let mut v = Config::addrs(&self.listen_udp);
         v.extend(Config::addrs(&self.listen_tcp));
+        v.extend(Config::addrs(&self.listen_tls));
         v
     }
 
@@ -316,7 +326,7 @@ impl Config {
             return Err(ConfigError(format!("{origin}: amrwb_bitrate must be 6600..23850")));
         }
         let t = &self.turn;
-        for a in t.listen_udp.iter().chain(&t.listen_tcp) {
+        for a in t.listen_udp.iter().chain(&t.listen_tcp).chain(&t.listen_tls) {
             if a.get_ref().parse::<SocketAddr>().is_err() {
                 return Err(err(a.span(), format!("{:?} is not an address:port", a.get_ref())));
             }
@@ -341,6 +351,9 @@ impl Config {
                 return Err(ConfigError(format!(
                     "{origin}: turn: realm must be set, 0 < default_lifetime_secs <= max_lifetime_secs, nonce_secs > 0"
                 )));
+            }
+            if t.tls_cert.is_empty() != t.tls_key.is_empty() {
+                return Err(ConfigError(format!("{origin}: turn: set both tls_cert and tls_key, or neither (self-signed)")));
             }
             if t.users.is_empty() && t.rest_secret.is_empty() {
                 return Err(ConfigError(format!("{origin}: turn: configure users or rest_secret (no anonymous relaying)")));
@@ -401,6 +414,9 @@ mod tests {
         let c = Config::from_toml(example, "turn-loopback.toml").unwrap();
         assert_eq!(c.turn.rest_secret, "loopback-test-secret");
         assert_eq!(c.turn.users.get("demo").map(String::as_str), Some("demo-password"));
+        assert_eq!(Config::addrs(&c.turn.listen_tls), vec!["127.0.0.1:5349".parse::<SocketAddr>().unwrap()]);
+        let e = Config::from_toml(&format!("{base}rest_secret = 's'\ntls_cert = 'c.pem'\n"), "t").unwrap_err().0;
+        assert!(e.contains("tls_key"), "{e}");
     }
 
     #[test]

@@ -127,9 +127,6 @@ fn apply_kv(o: &mut Options, key: &str, v: &Value) -> Result<(), String> {
                     IceMode::Default
                 }
             };
-            if o.ice == IceMode::ForceRelay {
-                o.warnings.push("ICE=force-relay: eagw has no TURN relay candidates yet; host candidates offered".into());
-            }
         }
         "dtls" => {
             let s = norm(&need_str(key, v)?);

@@ -464,6 +464,8 @@ pub async fn metrics(d: &Dispatcher) -> String {
     m("turn_to_peer_packets_total", "counter", "TURN packets relayed from clients to peers.", t.to_peer_packets);
     m("turn_to_client_packets_total", "counter", "TURN packets relayed from peers to clients.", t.to_client_packets);
     m("turn_send_errors_total", "counter", "TURN sends that failed.", t.send_errors);
+    m("turn_tls_errors_total", "counter", "TURN TLS connections closed on bad TLS input (not TLS, bad records, failed handshakes).", t.tls_errors);
+    m("turn_tls_unfinished_total", "counter", "TURN TLS connections that ended before their handshake completed.", t.tls_unfinished);
     m("ng_errors_total", "counter", "ng requests answered with an error.", c.errors.load(Ordering::Relaxed));
     m("ng_malformed_total", "counter", "ng requests that could not be decoded.", c.malformed.load(Ordering::Relaxed));
     m("ng_retransmissions_total", "counter", "ng requests answered from the cookie cache.", c.retransmissions.load(Ordering::Relaxed));

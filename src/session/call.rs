@@ -660,7 +660,7 @@ impl Call {
                 webrtc::write_dtls(m_out, &ifaces.fingerprint, d);
             }
             if let Some(c) = &mb.ice_local {
-                webrtc::write_ice(m_out, c, &rtp, if o.rtcp_mux.require { None } else { mb.rtcp.as_ref() });
+                webrtc::write_ice(m_out, c, &rtp, if o.rtcp_mux.require { None } else { mb.rtcp.as_ref() }, o.ice == IceMode::ForceRelay);
                 lite |= !mb.ice_full;
             }
             locals.push(Some((rtp.advertised, family_of(rtp.advertised))));
@@ -824,7 +824,7 @@ impl Call {
                 webrtc::write_dtls(m_out, &ifaces.fingerprint, d);
             }
             if let Some(c) = &ma.ice_local {
-                webrtc::write_ice(m_out, c, &rtp, if a_mux { None } else { ma.rtcp.as_ref() });
+                webrtc::write_ice(m_out, c, &rtp, if a_mux { None } else { ma.rtcp.as_ref() }, o.ice == IceMode::ForceRelay);
                 lite |= !ma.ice_full;
             }
             webrtc::ensure_mid(m_out, ma.mid.as_deref());

@@ -501,3 +501,46 @@ fn generate_rtcp_wires_a_report_per_party_and_can_be_turned_off() {
     c.offer(&o, &ifaces(), &mut s, 3).unwrap();
     assert!(s.wiring.values().all(|w| w.rtcp_gen.is_none()));
 }
+
+/// `ICE=force-relay`: eagw still terminates ICE and DTLS, and writes its one candidate per
+/// component as `typ relay` (type preference 0, raddr/rport per RFC 8839), in the answer
+/// towards a browser and in an offer towards one (with RTCP's own candidate unmuxed).
+#[test]
+fn force_relay_writes_eagws_candidate_as_relay() {
+    let (mut c, mut s) = setup();
+    c.offer(&webrtc_to_ims(), &ifaces(), &mut s, 0).unwrap();
+    let mut a = opts("a", Some("b"), IMS_ANSWER);
+    a.rtcp_mux.require = true;
+    a.ice = IceMode::ForceRelay;
+    let back = c.answer(&a, &ifaces(), &mut s, 1).unwrap();
+    let m = media(&back);
+    let rtp = c.legs[0].medias[0].rtp.unwrap();
+    let (ip, port) = (rtp.advertised, rtp.bound.port());
+    let cands: Vec<&str> = m.attrs("candidate").collect();
+    assert_eq!(cands, vec![format!("3 1 UDP {} {ip} {port} typ relay raddr {ip} rport {port}", (65535 << 8) | 255).as_str()], "{back}");
+    assert!(!back.contains("typ host") && !back.contains("53000"), "the browser's own candidate is not echoed: {back}");
+    assert!(m.has_attr("ice-ufrag") && m.has_attr("fingerprint") && m.has_attr("end-of-candidates"));
+    // c=/m= name the same transport address as the candidate (RFC 8839 default candidate)
+    let p = sdp::parse(&back).unwrap();
+    let c_line = p.media[0].connection().or(p.session_connection()).unwrap();
+    assert_eq!((c_line.address.as_str(), m.port), (ip.to_string().as_str(), port));
+    assert_eq!(s.wiring[&rtp.handle].ice.as_ref().map(|i| &i.local), c.legs[0].medias[0].ice_local.as_ref());
+
+    // an IMS offer towards a browser, RTCP not muxed: one relay candidate per component
+    let (mut c, mut s) = setup();
+    let mut o = opts("ims", None, IMS_ANSWER);
+    o.ice = IceMode::ForceRelay;
+    o.transport_protocol = Some("UDP/TLS/RTP/SAVPF".into());
+    let out = c.offer(&o, &ifaces(), &mut s, 0).unwrap();
+    let m = media(&out);
+    let cands: Vec<&str> = m.attrs("candidate").collect();
+    assert_eq!(cands.len(), 2, "{out}");
+    assert!(cands[0].starts_with("3 1 UDP ") && cands[1].starts_with("3 2 UDP ") && cands.iter().all(|c| c.contains(" typ relay raddr ")), "{out}");
+    let mb = &c.legs[1].medias[0];
+    assert!(cands[1].ends_with(&format!("rport {}", mb.rtcp.unwrap().bound.port())), "{out}");
+    // without the flag: host candidates, as before
+    let (mut c, mut s) = setup();
+    o.ice = IceMode::Force;
+    let out = c.offer(&o, &ifaces(), &mut s, 0).unwrap();
+    assert!(out.contains("typ host") && !out.contains("typ relay"), "{out}");
+}

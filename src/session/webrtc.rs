@@ -5,7 +5,7 @@
 use super::LocalPort;
 use crate::sdp::{Line, Media, Sdp};
 use crate::transport::dtls::{parse_fingerprint, Fingerprint};
-use crate::transport::ice::{host_candidate, Creds};
+use crate::transport::ice::{host_candidate, relay_candidate, Creds};
 
 /// `a=setup` (RFC 4145 / 5763).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,15 +134,17 @@ pub fn write_dtls(m: &mut Media, fingerprint: &str, d: &DtlsSide) {
     m.lines.push(Line { kind: b'a', value: format!("tls-id:{}", d.local_tls_id) });
 }
 
-/// Our ICE lines in an outgoing media section: credentials and one host candidate per
-/// component (RTCP's own only when not muxed).
-pub fn write_ice(m: &mut Media, c: &Creds, rtp: &LocalPort, rtcp: Option<&LocalPort>) {
+/// Our ICE lines in an outgoing media section: credentials and one candidate per
+/// component (RTCP's own only when not muxed): `typ host`, or `typ relay` with `relay`
+/// (ng `ICE=force-relay`).
+pub fn write_ice(m: &mut Media, c: &Creds, rtp: &LocalPort, rtcp: Option<&LocalPort>, relay: bool) {
     m.lines.push(Line { kind: b'a', value: format!("ice-ufrag:{}", c.ufrag) });
     m.lines.push(Line { kind: b'a', value: format!("ice-pwd:{}", c.pwd) });
     let adv = |p: &LocalPort| std::net::SocketAddr::new(p.advertised, p.bound.port());
-    m.lines.push(Line { kind: b'a', value: host_candidate(1, adv(rtp)) });
+    let cand = if relay { relay_candidate } else { host_candidate };
+    m.lines.push(Line { kind: b'a', value: cand(1, adv(rtp)) });
     if let Some(r) = rtcp {
-        m.lines.push(Line { kind: b'a', value: host_candidate(2, adv(r)) });
+        m.lines.push(Line { kind: b'a', value: cand(2, adv(r)) });
     }
     m.lines.push(Line { kind: b'a', value: "end-of-candidates".into() });
 }

@@ -91,6 +91,11 @@ pub struct TurnStats {
     pub to_client_bytes: u64,
     /// Sends that failed (socket buffer full, unreachable).
     pub send_errors: u64,
+    /// TLS connections closed because rustls refused what came (not TLS, bad records, a
+    /// failed handshake).
+    pub tls_errors: u64,
+    /// TLS connections that ended (cut, closed, idle) before their handshake completed.
+    pub tls_unfinished: u64,
 }
 
 impl TurnStats {
@@ -117,6 +122,8 @@ impl TurnStats {
         self.to_client_packets += o.to_client_packets;
         self.to_client_bytes += o.to_client_bytes;
         self.send_errors += o.send_errors;
+        self.tls_errors += o.tls_errors;
+        self.tls_unfinished += o.tls_unfinished;
     }
 }
 

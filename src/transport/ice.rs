@@ -235,6 +235,18 @@ pub fn is_success_for(reply: &[u8], pwd: &str, crypto: &dyn RTCCrypto) -> bool {
 
 /// The SDP candidate line of a lite host candidate (RFC 8445 §5.1.2.1: type preference
 /// 126, local preference 65535; foundation per address family).
+/// eagw's candidate as a `relay` candidate (ng `ICE=force-relay`): type preference 0
+/// (RFC 8445 §5.1.2.2), its own foundation, and `raddr`/`rport` (RFC 8839 §5.1: for a
+/// relayed candidate, the mapped address it was obtained from) set to the same advertised
+/// transport address, since eagw relays from the address it advertises (no internal
+/// address leaks behind a 1:1 NAT).
+pub fn relay_candidate(component: u8, addr: SocketAddr) -> String {
+    let prio: u32 = (65535 << 8) | (256 - component as u32);
+    let foundation = if addr.is_ipv4() { 3 } else { 4 };
+    let (ip, port) = (addr.ip(), addr.port());
+    format!("candidate:{foundation} {component} UDP {prio} {ip} {port} typ relay raddr {ip} rport {port}")
+}
+
 pub fn host_candidate(component: u8, addr: SocketAddr) -> String {
     let prio: u32 = (126 << 24) | (65535 << 8) | (256 - component as u32);
     let foundation = if addr.is_ipv4() { 1 } else { 2 };

@@ -16,6 +16,7 @@ pub mod client;
 pub mod framer;
 pub mod policy;
 pub mod server;
+pub mod tls;
 
 use crate::config::Config;
 use std::net::IpAddr;
@@ -44,7 +45,7 @@ pub fn shared(cfg: &Config) -> Result<Option<Arc<server::TurnShared>>, String> {
         let i = i.get_ref();
         own.extend([i.address, i.address6, i.advertise, i.advertise6].into_iter().flatten());
     }
-    own.extend(Config::addrs(&t.listen_udp).iter().chain(&Config::addrs(&t.listen_tcp)).map(|a| a.ip()));
+    own.extend(t.listeners().iter().map(|a| a.ip()));
     own.extend([t.relay_v4(), t.relay_v6()].into_iter().flatten());
     own.sort();
     own.dedup();

@@ -85,6 +85,8 @@ pub struct Shared {
     pub timeout_action: TimeoutAction,
     /// The TURN server's credentials, policy, limits and quota ledger (None: TURN off).
     pub turn: Option<Arc<crate::turn::server::TurnShared>>,
+    /// The TURN TLS listeners' certificate and settings (None: no TLS listener).
+    pub turn_tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 const WAKE_TOKEN: u64 = u64::MAX;
@@ -113,7 +115,7 @@ impl Worker {
         socks.epoll().add(waker.raw(), WAKE_TOKEN)?;
         socks.epoll().add(socks.playout_fd(), PLAYOUT_TOKEN)?;
         let turn = match &shared.turn {
-            Some(t) => Some(turn::TurnIo::new(cfg, t.clone(), id, n, socks.epoll(), mono_ns())?),
+            Some(t) => Some(turn::TurnIo::new(cfg, t.clone(), shared.turn_tls.clone(), id, n, socks.epoll(), mono_ns())?),
             None => None,
         };
         let w = Worker {
@@ -155,6 +157,9 @@ impl Worker {
                 } else {
                     self.socks.on_readable(token as u32, &mut buf, now, &mut self.stats);
                 }
+            }
+            if let Some(t) = &mut self.turn {
+                t.flush(); // datagrams to TURN clients queued this round, one sendmmsg per listener
             }
             if inbox {
                 self.waker.drain();
@@ -397,9 +402,18 @@ pub fn spawn(cfg: &Config, sessions: Arc<AtomicUsize>) -> std::io::Result<(Vec<W
         timeout_ns: cfg.media.timeout_secs * 1_000_000_000,
         timeout_action: cfg.media.timeout_action,
         turn: crate::turn::shared(cfg).map_err(std::io::Error::other)?,
+        turn_tls: None,
     };
+    let mut shared = shared;
     if shared.turn.is_some() {
-        tracing::info!(udp = ?Config::addrs(&cfg.turn.listen_udp), tcp = ?Config::addrs(&cfg.turn.listen_tcp), relay = ?(cfg.turn.relay_v4(), cfg.turn.relay_v6()), "TURN server");
+        let t = &cfg.turn;
+        tracing::info!(udp = ?Config::addrs(&t.listen_udp), tcp = ?Config::addrs(&t.listen_tcp), tls = ?Config::addrs(&t.listen_tls), relay = ?(t.relay_v4(), t.relay_v6()), "TURN server");
+        if !t.listen_tls.is_empty() {
+            let (tls, fingerprint) = crate::turn::tls::server_config(&t.tls_cert, &t.tls_key).map_err(std::io::Error::other)?;
+            let source = if t.tls_cert.is_empty() { "self-signed, generated at start" } else { t.tls_cert.as_str() };
+            tracing::info!(%fingerprint, source, "TURN TLS certificate");
+            shared.turn_tls = Some(tls);
+        }
     }
     let mut handles = vec![];
     let mut threads = vec![];

@@ -210,6 +210,82 @@ pub fn send_to(fd: RawFd, buf: &[u8], to: &SocketAddr) -> io::Result<usize> {
     cvt(n as libc::c_int).map(|n| n as usize)
 }
 
+/// Datagrams one `recv_mmsg` / `send_mmsg` call moves at most.
+pub const MMSG_MAX: usize = 16;
+
+/// Receives up to `got.len()` datagrams (at most [`MMSG_MAX`]) without blocking, the i-th
+/// into `buf[i * slot..(i + 1) * slot]`, with one `recvmmsg`. Returns how many arrived;
+/// `got[i]` holds each one's length (`slot + 1` when it was truncated) and source.
+/// `Ok(0)` when nothing is queued.
+pub fn recv_mmsg(fd: RawFd, buf: &mut [u8], slot: usize, got: &mut [(usize, Option<SocketAddr>)]) -> io::Result<usize> {
+    let n = got.len().min(MMSG_MAX).min(buf.len() / slot.max(1));
+    if n == 0 {
+        return Ok(0);
+    }
+    let mut addrs = [MaybeUninit::<libc::sockaddr_storage>::zeroed(); MMSG_MAX];
+    // SAFETY: all-zero iovec and mmsghdr are valid values (null pointers, zero lengths).
+    let mut iov: [libc::iovec; MMSG_MAX] = unsafe { std::mem::zeroed() };
+    let mut msgs: [libc::mmsghdr; MMSG_MAX] = unsafe { std::mem::zeroed() };
+    let base = buf.as_mut_ptr();
+    for i in 0..n {
+        // SAFETY: i * slot + slot <= buf.len(), so the slot lies inside buf.
+        iov[i] = libc::iovec { iov_base: unsafe { base.add(i * slot) } as *mut libc::c_void, iov_len: slot };
+        let h = &mut msgs[i].msg_hdr;
+        h.msg_name = addrs[i].as_mut_ptr() as *mut libc::c_void;
+        h.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        h.msg_iov = &mut iov[i];
+        h.msg_iovlen = 1;
+    }
+    // SAFETY: msgs[..n] point at live iovecs, slots of buf and address storage above.
+    let r = unsafe { libc::recvmmsg(fd, msgs.as_mut_ptr(), n as libc::c_uint, libc::MSG_DONTWAIT, std::ptr::null_mut()) };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        return if e.kind() == io::ErrorKind::WouldBlock { Ok(0) } else { Err(e) };
+    }
+    let r = r as usize;
+    for i in 0..r {
+        let truncated = msgs[i].msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
+        let len = if truncated { slot + 1 } else { msgs[i].msg_len as usize };
+        // SAFETY: zero-initialised, and filled by the kernel.
+        got[i] = (len, from_sockaddr(unsafe { addrs[i].assume_init_ref() }));
+    }
+    Ok(r)
+}
+
+/// Sends up to [`MMSG_MAX`] of `msgs` (each `data[start..end]` to an address) from one
+/// socket with one `sendmmsg`; returns how many went out (0 only with an error for the
+/// first, which the caller counts and skips).
+pub fn send_mmsg(fd: RawFd, data: &[u8], msgs: &[(usize, usize, SocketAddr)]) -> io::Result<usize> {
+    let n = msgs.len().min(MMSG_MAX);
+    if n == 0 {
+        return Ok(0);
+    }
+    let mut addrs = [MaybeUninit::<libc::sockaddr_storage>::zeroed(); MMSG_MAX];
+    // SAFETY: as in recv_mmsg.
+    let mut iov: [libc::iovec; MMSG_MAX] = unsafe { std::mem::zeroed() };
+    let mut hdrs: [libc::mmsghdr; MMSG_MAX] = unsafe { std::mem::zeroed() };
+    for (i, &(start, end, to)) in msgs[..n].iter().enumerate() {
+        let Some(part) = data.get(start..end) else {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "range outside the batch"));
+        };
+        iov[i] = libc::iovec { iov_base: part.as_ptr() as *mut libc::c_void, iov_len: part.len() };
+        // SAFETY: zeroed storage is a valid sockaddr_storage.
+        let st = unsafe { addrs[i].assume_init_mut() };
+        let len = to_sockaddr(&to, st);
+        let h = &mut hdrs[i].msg_hdr;
+        h.msg_name = st as *mut _ as *mut libc::c_void;
+        h.msg_namelen = len;
+        h.msg_iov = &mut iov[i];
+        h.msg_iovlen = 1;
+    }
+    // SAFETY: hdrs[..n] point at live iovecs (into data) and addresses above.
+    let r = unsafe { libc::sendmmsg(fd, hdrs.as_mut_ptr(), n as libc::c_uint, libc::MSG_DONTWAIT) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(r as usize)
+}
+
 /// Binds a non-blocking UDP socket; `tos` (IPv4 TOS / IPv6 traffic class) and receive
 /// buffer size are set when non-zero.
 pub fn bind_udp(addr: SocketAddr, tos: u8, rcvbuf: usize) -> io::Result<OwnedFd> {
@@ -345,4 +421,54 @@ pub fn write(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
         return if e.kind() == io::ErrorKind::WouldBlock { Ok(0) } else { Err(e) };
     }
     Ok(n as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recv_mmsg_and_send_mmsg_batch_flag_truncation_and_keep_order() {
+        let a = bind_udp("127.0.0.1:0".parse().unwrap(), 0, 0).unwrap();
+        let b = bind_udp("127.0.0.1:0".parse().unwrap(), 0, 0).unwrap();
+        let addr = |fd: &OwnedFd| {
+            // SAFETY: the fd is a bound socket; std only borrows it here.
+            let s = std::mem::ManuallyDrop::new(unsafe { std::net::UdpSocket::from_raw_fd(fd.as_raw_fd()) });
+            s.local_addr().unwrap()
+        };
+        let (aa, ba) = (addr(&a), addr(&b));
+        // 20 datagrams from a to b, the 3rd larger than a slot
+        let sizes: Vec<usize> = (0..20).map(|i| if i == 2 { 300 } else { 10 + i }).collect();
+        let data: Vec<u8> = sizes.iter().enumerate().flat_map(|(i, &n)| vec![i as u8; n]).collect();
+        let mut msgs = vec![];
+        let mut at = 0;
+        for &n in &sizes {
+            msgs.push((at, at + n, ba));
+            at += n;
+        }
+        let mut sent = 0;
+        while sent < msgs.len() {
+            let k = send_mmsg(a.as_raw_fd(), &data, &msgs[sent..]).unwrap();
+            assert!(k > 0 && k <= MMSG_MAX);
+            sent += k;
+        }
+        let mut buf = vec![0u8; 256 * MMSG_MAX];
+        let mut got = [(0usize, None); MMSG_MAX];
+        let mut seen = vec![];
+        for _ in 0..10 {
+            let k = recv_mmsg(b.as_raw_fd(), &mut buf, 256, &mut got).unwrap();
+            for (j, &(n, from)) in got[..k].iter().enumerate() {
+                assert_eq!(from, Some(aa));
+                let first = buf[j * 256];
+                seen.push((first, n));
+            }
+            if seen.len() == 20 {
+                break;
+            }
+        }
+        let want: Vec<(u8, usize)> = sizes.iter().enumerate().map(|(i, &n)| (i as u8, if n > 256 { 257 } else { n })).collect();
+        assert_eq!(seen, want, "in order, the long one flagged as truncated (slot + 1)");
+        assert_eq!(recv_mmsg(b.as_raw_fd(), &mut buf, 256, &mut got).unwrap(), 0, "nothing queued");
+        assert!(send_mmsg(a.as_raw_fd(), &data, &[(0, data.len() + 1, ba)]).is_err(), "a range outside the data");
+    }
 }

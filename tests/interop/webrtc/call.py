@@ -32,10 +32,16 @@ MAX_BELOW_AMRWB_ALONE = 0.3  # browser Opus + the relay's transcoding, in real t
 WEBRTC_ATTRS = ("a=fingerprint:", "a=setup:", "a=ice-ufrag:", "a=candidate:")
 
 
-def make_client(kind: str):
+def make_client(kind: str, args=None):
     if kind == "chromium":
         from chromium_client import ChromiumClient  # written separately; imported only when asked for
-        return ChromiumClient()
+        cfg = {"bundlePolicy": "balanced", "rtcpMuxPolicy": "require"}
+        if args is not None and args.turn:
+            cfg["iceServers"] = [{"urls": args.turn, "username": args.turn_user,
+                                  "credential": args.turn_password}]
+        if args is not None and args.relay_only:
+            cfg["iceTransportPolicy"] = "relay"
+        return ChromiumClient(rtc_config=cfg, extra_args=(args.chromium_arg if args is not None else None))
     from aiortc_client import AiortcClient
     return AiortcClient()
 
@@ -111,7 +117,7 @@ class Call:
         answer = self.sdp[f"{step}: ims answer"] = self.ims.answer_sdp(to_ims)
         self.ims.set_remote(to_ims)
         msg = {"command": "answer", "from-tag": self.web_tag, "to-tag": self.ims_tag, "sdp": answer,
-               "ICE": "force", "transport-protocol": "UDP/TLS/RTP/SAVPF", "rtcp-mux": ["require"],
+               "ICE": self.a.ice_webrtc, "transport-protocol": "UDP/TLS/RTP/SAVPF", "rtcp-mux": ["require"],
                **self._dtls(), "replace": ["origin", "session-connection"]}
         to_web = self.sdp[f"{step}: relay answer to webrtc"] = (await self.ng_request(msg))["sdp"]
         await self.client.set_answer(to_web)
@@ -120,7 +126,7 @@ class Call:
     async def ims_offers(self) -> None:
         """The IMS offer goes to the client; its answer comes back as RTP/SRTP."""
         offer = self.sdp["initial: ims offer"] = self.ims.offer_sdp()
-        msg = {"command": "offer", "from-tag": self.ims_tag, "sdp": offer, "ICE": "force",
+        msg = {"command": "offer", "from-tag": self.ims_tag, "sdp": offer, "ICE": self.a.ice_webrtc,
                "transport-protocol": "UDP/TLS/RTP/SAVPF", "rtcp-mux": ["offer"], **self._dtls(),
                "SDES": ["off"], "replace": ["origin", "session-connection"]}
         to_web = self.sdp["initial: relay offer to webrtc"] = (await self.ng_request(msg))["sdp"]
@@ -166,7 +172,7 @@ class Call:
         make_speech(f["speech_webrtc"], speech_s, "webrtc")
         make_speech(f["speech_ims"], speech_s, "ims")
 
-        self.client = make_client(a.client)
+        self.client = make_client(a.client, a)
         if a.codec == "AMR-WB":
             self.client.codecs = ["opus", "PCMU", "PCMA"]  # the browser's default preference
         port = a.ims_port or free_rtp_port()
@@ -305,10 +311,20 @@ class Call:
         if hasattr(self, "to_web"):
             checks["sdp_to_webrtc_has_ice_dtls"] = all(x in self.to_web for x in WEBRTC_ATTRS)
             checks["sdp_to_webrtc_proto"] = sdp_proto(self.to_web) == "UDP/TLS/RTP/SAVPF"
+            if self.a.ice_webrtc == "force-relay":
+                checks["sdp_to_webrtc_relay_candidate"] = " typ relay raddr " in self.to_web \
+                    and " typ host" not in self.to_web
             checks["sdp_to_ims_has_no_ice_dtls"] = not any(
                 x in self.to_ims for x in WEBRTC_ATTRS + ("a=ice-pwd:",))
             checks["sdp_to_ims_proto"] = sdp_proto(self.to_ims) == self.ims_proto
             checks["sdp_to_ims_crypto"] = ("a=crypto:" in self.to_ims) == (self.a.ims == "sdes")
+        if self.a.relay_only:
+            # the browser's side of the selected pair is its TURN allocation, and its offer
+            # or answer carried relay candidates only
+            pair = (res.get("client_stats") or {}).get("selectedPair") or {}
+            checks["client_pair_is_relayed"] = pair.get("localType") == "relay"
+            cands = [l for l in (getattr(self, "web_sdp", None) or "").splitlines() if l.startswith("a=candidate:")]
+            checks["client_candidates_relay_only"] = bool(cands) and all(" typ relay " in l for l in cands)
         if hasattr(self, "to_web"):
             from_query, from_sdp = self.relay_dtls_role(res["query"])
             res["dtls_role_relay"] = from_query or from_sdp
@@ -335,6 +351,15 @@ def main() -> int:
     p.add_argument("--generate-rtcp", action="store_true",
                    help="ask the relay to terminate RTCP and send its own SR/RR (generate-RTCP)")
     p.add_argument("--seconds", type=float, default=10.0, help="media duration after DTLS is up")
+    p.add_argument("--ice-webrtc", choices=("force", "force-relay"), default="force",
+                   help="the ICE flag towards the WebRTC side (force-relay: the relay's candidate is typ relay)")
+    p.add_argument("--turn", action="append", default=[],
+                   help="Chromium: a TURN server URL for iceServers (repeatable), e.g. turns:127.0.0.1:5349?transport=tcp")
+    p.add_argument("--turn-user", default="demo")
+    p.add_argument("--turn-password", default="demo-password")
+    p.add_argument("--relay-only", action="store_true", help='Chromium: iceTransportPolicy "relay"')
+    p.add_argument("--chromium-arg", action="append", default=[],
+                   help="an extra Chromium command-line switch (repeatable)")
     p.add_argument("--ims-port", type=int, default=0, help="IMS peer RTP port (0: pick a free one)")
     p.add_argument("--workdir", help="keep WAVs here (default: a new temp dir)")
     p.add_argument("--json", help="write the result JSON here")
