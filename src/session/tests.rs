@@ -544,3 +544,42 @@ fn force_relay_writes_eagws_candidate_as_relay() {
     let out = c.offer(&o, &ifaces(), &mut s, 0).unwrap();
     assert!(out.contains("typ host") && !out.contains("typ relay"), "{out}");
 }
+
+#[test]
+fn transcoding_is_wired_both_ways_and_undone_when_a_codec_is_shared() {
+    use crate::media::transcode::CodecKind;
+    const BROWSER: &str = "v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n\
+m=audio 49170 RTP/AVP 111 0 126\r\na=rtpmap:111 opus/48000/2\r\na=rtpmap:126 telephone-event/8000\r\na=sendrecv\r\n";
+    let (mut c, mut s) = setup();
+    let mut o = opts("a", None, BROWSER);
+    o.codec_mask = vec!["all".into()];
+    o.codec_transcode = vec!["AMR-WB".into()];
+    let to_b = media(&c.offer(&o, &ifaces(), &mut s, 0).unwrap());
+    let fb = codecs::formats_of(&to_b);
+    assert_eq!(fb.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), vec!["AMR-WB", "telephone-event"]);
+    let amr = fb[0].pt;
+    let answer = format!(
+        "v=0\r\no=b 1 1 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\n\
+m=audio 5004 RTP/AVP {amr}\r\na=rtpmap:{amr} AMR-WB/16000\r\na=sendrecv\r\n"
+    );
+    let to_a = media(&c.answer(&opts("a", Some("b"), &answer), &ifaces(), &mut s, 1).unwrap());
+    // the browser gets its own Opus back; no telephone-event (the answerer has none)
+    assert_eq!(to_a.formats, vec!["111"]);
+    let (a, b) = (&c.legs[0].medias[0], &c.legs[1].medias[0]);
+    let wa = s.wiring[&a.rtp.unwrap().handle].transcode.clone().expect("A → B transcoded");
+    let wb = s.wiring[&b.rtp.unwrap().handle].transcode.clone().expect("B → A transcoded");
+    assert_eq!((wa.rx.kind, wa.rx.pt, wa.tx.kind, wa.tx.pt), (CodecKind::Opus, 111, CodecKind::AmrWb, amr));
+    assert_eq!((wb.rx.kind, wb.tx.kind), (CodecKind::AmrWb, CodecKind::Opus));
+    // A's DTMF has nowhere to go (B has no telephone-event): counted and dropped
+    assert_eq!((wa.rx_dtmf, wa.tx_dtmf), (Some((126, 8000)), None));
+    // a transcoded stream terminates RTCP (eagw is the RTP endpoint)
+    assert!(s.wiring[&a.rtp.unwrap().handle].rtcp_gen.is_some());
+    // a re-offer without the flags, answered with Opus: pass-through again
+    c.offer(&opts("a", None, BROWSER), &ifaces(), &mut s, 2).unwrap();
+    let opus = "v=0\r\no=b 1 2 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\n\
+m=audio 5004 RTP/AVP 111\r\na=rtpmap:111 opus/48000/2\r\na=sendrecv\r\n";
+    c.answer(&opts("a", Some("b"), opus), &ifaces(), &mut s, 3).unwrap();
+    let a = &c.legs[0].medias[0];
+    assert!(s.wiring[&a.rtp.unwrap().handle].transcode.is_none());
+    assert!(s.wiring[&a.rtp.unwrap().handle].rtcp_gen.is_none());
+}
