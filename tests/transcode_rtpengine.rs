@@ -145,7 +145,7 @@ fn call_through(gw: &str, ngaddr: SocketAddr, d: &Path, opus: &[Vec<u8>], alaw: 
         .str("command", "offer")
         .str("call-id", &call)
         .str("from-tag", "A")
-        .str("sdp", &sdp(a.local_addr().unwrap().port(), opus_m))
+        .str("sdp", sdp(a.local_addr().unwrap().port(), opus_m))
         .val("codec", codec)
         .build();
     let r = ng(&ctl, ngaddr, &mut n, &off);
@@ -159,7 +159,7 @@ fn call_through(gw: &str, ngaddr: SocketAddr, d: &Path, opus: &[Vec<u8>], alaw: 
         .str("call-id", &call)
         .str("from-tag", "A")
         .str("to-tag", "B")
-        .str("sdp", &sdp(b.local_addr().unwrap().port(), &pcma_m))
+        .str("sdp", sdp(b.local_addr().unwrap().port(), &pcma_m))
         .build();
     let r = ng(&ctl, ngaddr, &mut n, &ans);
     let to_a = r.get("sdp").and_then(Value::as_str).unwrap_or_else(|| panic!("{gw} answer: {r:?}")).to_string();

@@ -230,7 +230,7 @@ fn run(o: &Opts) -> Result<(), String> {
             .str("command", "offer")
             .str("call-id", &call)
             .str("from-tag", "a")
-            .str("sdp", &sdp(la, None))
+            .str("sdp", sdp(la, None))
             .val("codec", codecs)
             .build();
         let r = ng.req(&off)?;
@@ -246,7 +246,7 @@ fn run(o: &Opts) -> Result<(), String> {
             .str("call-id", &call)
             .str("from-tag", "a")
             .str("to-tag", "b")
-            .str("sdp", &sdp(lb, Some(o.amr)).replace(&format!(" {pt_b}\r\n"), &format!(" {pt}\r\n")).replace(&format!("rtpmap:{pt_b} "), &format!("rtpmap:{pt} ")))
+            .str("sdp", sdp(lb, Some(o.amr)).replace(&format!(" {pt_b}\r\n"), &format!(" {pt}\r\n")).replace(&format!("rtpmap:{pt_b} "), &format!("rtpmap:{pt} ")))
             .build();
         let r = ng.req(&ans)?;
         let sdp_a = r.get("sdp").and_then(Value::as_str).ok_or_else(|| format!("answer {i}: {r:?}"))?;
@@ -332,7 +332,7 @@ fn run(o: &Opts) -> Result<(), String> {
     let _ = rx.join();
     let stats1 = ng.req(&DictBuilder::new().str("command", "statistics").build()).ok();
     for i in 0..o.calls {
-        let del = DictBuilder::new().str("command", "delete").str("call-id", &format!("xload-{run_id}-{i}")).str("from-tag", "a").build();
+        let del = DictBuilder::new().str("command", "delete").str("call-id", format!("xload-{run_id}-{i}")).str("from-tag", "a").build();
         let _ = ng.req(&del);
     }
 
