@@ -6,8 +6,13 @@
 //! packets received per direction and, from an eagw gateway's `statistics`, the frames it
 //! sent late (more than 5 ms after their playout tick).
 //!
-//! Works against rtpengine as well (its `statistics` has no late-frame count: that column
-//! stays empty). Loopback only; every phase is bounded.
+//! Works against rtpengine as well (checked with 10.5: it answers the offer with PCMA 8 /
+//! AMR-WB and the PCMA answer with the offerer's Opus 111, and transcodes both ways; its
+//! `statistics` has `transcodedmedia` but no frame counters, so those columns stay empty).
+//! Received packets are counted per direction only with the payload type the receiving
+//! party negotiated; their mean payload size and, towards the Opus party, the Opus TOC
+//! (bandwidth, mono/stereo) show what the gateway's encoder produced. Loopback only; every
+//! phase is bounded.
 
 use super::sys;
 use crate::codec::amrwb::AmrwbEncoder;
@@ -23,12 +28,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const HELP: &str = "\
-eagw load transcode --ng ADDR [--pid PID] [--calls N] [--duration S] [--codec amrwb|pcma] [--json]
+eagw load transcode --ng ADDR [--pid PID] [--calls N] [--duration S] [--codec amrwb|pcma] [--name NAME] [--json]
 
 Sets up N calls Opus <-> CODEC (default amrwb) over ng with codec mask=all transcode=CODEC,
 sends 50 real frames/s each way per call for S seconds (default 20), then deletes them.
-Reports the gateway's CPU (--pid), packets received per direction, and (eagw) frames
-transcoded, concealed and late (> 5 ms after their playout tick) from `statistics`.
+Reports the gateway's CPU (--pid: per call, per packet, calls per core), packets received
+per direction with the negotiated payload type (others counted apart), their mean payload
+size and the Opus TOC towards the Opus party, `transcodedmedia` from `statistics`, and
+(eagw) frames transcoded, concealed and late (> 5 ms after their playout tick).
+Works against eagw and rtpengine (10.5: Opus <-> PCMA; it has no AMR-WB encoder).
 ";
 
 struct Opts {
@@ -38,10 +46,11 @@ struct Opts {
     duration: f64,
     amr: bool,
     json: bool,
+    name: String,
 }
 
 fn parse(args: &[String]) -> Result<Option<Opts>, String> {
-    let mut o = Opts { ng: "127.0.0.1:2223".parse().unwrap(), pid: None, calls: 20, duration: 20.0, amr: true, json: false };
+    let mut o = Opts { ng: "127.0.0.1:2223".parse().unwrap(), pid: None, calls: 20, duration: 20.0, amr: true, json: false, name: String::new() };
     let mut it = args.iter();
     let mut ng = None;
     while let Some(a) = it.next() {
@@ -60,6 +69,7 @@ fn parse(args: &[String]) -> Result<Option<Opts>, String> {
                 }
             }
             "--json" => o.json = true,
+            "--name" => o.name = val()?,
             x => return Err(format!("unknown option {x}")),
         }
     }
@@ -156,6 +166,23 @@ fn payloads(amr: bool) -> Result<(Vec<Vec<u8>>, Vec<Vec<u8>>), String> {
     Ok((a, b))
 }
 
+/// An Opus TOC octet (RFC 6716 §3.1): mode, audio bandwidth, mono or stereo.
+fn opus_toc(t: u8) -> String {
+    let c = t >> 3;
+    let (mode, bw) = match c {
+        0..=3 => ("SILK", "NB"),
+        4..=7 => ("SILK", "MB"),
+        8..=11 => ("SILK", "WB"),
+        12..=13 => ("hybrid", "SWB"),
+        14..=15 => ("hybrid", "FB"),
+        16..=19 => ("CELT", "NB"),
+        20..=23 => ("CELT", "WB"),
+        24..=27 => ("CELT", "SWB"),
+        _ => ("CELT", "FB"),
+    };
+    format!("{mode} {bw} {}", if t & 4 != 0 { "stereo" } else { "mono" })
+}
+
 fn stat(v: &Value, group: &str, key: &str) -> Option<i64> {
     v.get("statistics")?.get(group)?.get(key)?.as_int()
 }
@@ -203,7 +230,7 @@ fn run(o: &Opts) -> Result<(), String> {
             .str("command", "offer")
             .str("call-id", &call)
             .str("from-tag", "a")
-            .str("sdp", &sdp(la, None))
+            .str("sdp", sdp(la, None))
             .val("codec", codecs)
             .build();
         let r = ng.req(&off)?;
@@ -219,7 +246,7 @@ fn run(o: &Opts) -> Result<(), String> {
             .str("call-id", &call)
             .str("from-tag", "a")
             .str("to-tag", "b")
-            .str("sdp", &sdp(lb, Some(o.amr)).replace(&format!(" {pt_b}\r\n"), &format!(" {pt}\r\n")).replace(&format!("rtpmap:{pt_b} "), &format!("rtpmap:{pt} ")))
+            .str("sdp", sdp(lb, Some(o.amr)).replace(&format!(" {pt_b}\r\n"), &format!(" {pt}\r\n")).replace(&format!("rtpmap:{pt_b} "), &format!("rtpmap:{pt} ")))
             .build();
         let r = ng.req(&ans)?;
         let sdp_a = r.get("sdp").and_then(Value::as_str).ok_or_else(|| format!("answer {i}: {r:?}"))?;
@@ -228,15 +255,20 @@ fn run(o: &Opts) -> Result<(), String> {
     }
 
     let stats0 = ng.req(&DictBuilder::new().str("command", "statistics").build()).ok();
-    // receiver: counts per direction
+    // receiver: per direction (0: towards the CODEC party, 1: towards the Opus party), packets
+    // with the payload type that party negotiated, their payload octets, other packets
     let stop = Arc::new(AtomicBool::new(false));
     let got = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
-    let fds: Vec<(i32, usize)> = legs.iter().flat_map(|l| [(l.0.as_raw_fd(), 1), (l.2.as_raw_fd(), 0)]).collect();
+    let octets = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
+    let other = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
+    // the last Opus TOC octet seen towards the Opus party (+ 1; 0: none)
+    let toc = Arc::new(AtomicU64::new(0));
+    let fds: Vec<(i32, usize, u8)> = legs.iter().flat_map(|l| [(l.0.as_raw_fd(), 1, 111u8), (l.2.as_raw_fd(), 0, l.4)]).collect();
     let rx = {
-        let (stop, got) = (stop.clone(), got.clone());
+        let (stop, got, octets, other, toc) = (stop.clone(), got.clone(), octets.clone(), other.clone(), toc.clone());
         std::thread::spawn(move || {
             let ep = unsafe { libc::epoll_create1(0) };
-            for (k, (fd, _)) in fds.iter().enumerate() {
+            for (k, (fd, _, _)) in fds.iter().enumerate() {
                 let mut ev = libc::epoll_event { events: libc::EPOLLIN as u32, u64: k as u64 };
                 unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, *fd, &mut ev) };
             }
@@ -245,9 +277,18 @@ fn run(o: &Opts) -> Result<(), String> {
             while !stop.load(Ordering::Relaxed) {
                 let n = unsafe { libc::epoll_wait(ep, evs.as_mut_ptr(), evs.len() as i32, 100) };
                 for ev in &evs[..n.max(0) as usize] {
-                    let (fd, dir) = fds[ev.u64 as usize];
-                    while sys::recv(fd, &mut buf).is_some() {
-                        got[dir].fetch_add(1, Ordering::Relaxed);
+                    let (fd, dir, pt) = fds[ev.u64 as usize];
+                    while let Some(n) = sys::recv(fd, &mut buf) {
+                        // RTP v2 without CSRCs or extension (what both gateways send)
+                        if n > 12 && buf[0] == 0x80 && buf[1] & 0x7f == pt {
+                            got[dir].fetch_add(1, Ordering::Relaxed);
+                            octets[dir].fetch_add(n as u64 - 12, Ordering::Relaxed);
+                            if dir == 1 {
+                                toc.store(buf[12] as u64 + 1, Ordering::Relaxed);
+                            }
+                        } else {
+                            other[dir].fetch_add(1, Ordering::Relaxed);
+                        }
                     }
                 }
             }
@@ -291,7 +332,7 @@ fn run(o: &Opts) -> Result<(), String> {
     let _ = rx.join();
     let stats1 = ng.req(&DictBuilder::new().str("command", "statistics").build()).ok();
     for i in 0..o.calls {
-        let del = DictBuilder::new().str("command", "delete").str("call-id", &format!("xload-{run_id}-{i}")).str("from-tag", "a").build();
+        let del = DictBuilder::new().str("command", "delete").str("call-id", format!("xload-{run_id}-{i}")).str("from-tag", "a").build();
         let _ = ng.req(&del);
     }
 
@@ -305,6 +346,16 @@ fn run(o: &Opts) -> Result<(), String> {
         _ => None,
     };
     let recv = [got[0].load(Ordering::Relaxed), got[1].load(Ordering::Relaxed)];
+    let others = [other[0].load(Ordering::Relaxed), other[1].load(Ordering::Relaxed)];
+    let mean_octets = |d: usize| if recv[d] > 0 { octets[d].load(Ordering::Relaxed) as f64 / recv[d] as f64 } else { 0.0 };
+    let toc = match toc.load(Ordering::Relaxed) {
+        0 => "-".to_string(),
+        t => opus_toc((t - 1) as u8),
+    };
+    let transcoded_media = stats0.as_ref().and_then(|v| stat(v, "currentstatistics", "transcodedmedia"));
+    // CPU per call (ms of CPU per second of call) and per packet the gateway received
+    let per_call_ms = cpu.map(|c| 1000.0 * c / o.calls as f64);
+    let per_pkt_us = cpu.filter(|_| sent[0] + sent[1] > 0).map(|c| 1e6 * c * wall / (sent[0] + sent[1]) as f64);
     let pct = |a: Option<i64>, b: Option<i64>| match (a, b) {
         (Some(a), Some(b)) if b > 0 => format!("{:.3}", 100.0 * a as f64 / b as f64),
         _ => "-".into(),
@@ -313,22 +364,45 @@ fn run(o: &Opts) -> Result<(), String> {
     let per_core = cpu.filter(|&c| c > 0.0).map_or("-".into(), |c| format!("{:.1}", o.calls as f64 / c));
     if o.json {
         println!(
-            "{{\"calls\":{},\"codec\":\"{codec}\",\"duration_s\":{wall:.2},\"gateway_cores\":{},\"calls_per_core\":{},\"sent\":[{},{}],\"received\":[{},{}],\"frames\":{},\"late_pct\":\"{}\",\"concealed_pct\":\"{}\"}}",
+            "{{\"name\":\"{}\",\"calls\":{},\"codec\":\"{codec}\",\"duration_s\":{wall:.2},\"gateway_cores\":{},\"calls_per_core\":{},\"cpu_ms_per_call_s\":{},\"cpu_us_per_packet\":{},\"sent\":[{},{}],\"received\":[{},{}],\"other_received\":[{},{}],\"mean_payload\":[{:.1},{:.1}],\"opus_toc\":\"{toc}\",\"transcodedmedia\":{},\"frames\":{},\"late_pct\":\"{}\",\"concealed_pct\":\"{}\"}}",
+            o.name.replace('"', ""),
             o.calls,
             cpu.map_or("null".into(), |c| format!("{c:.4}")),
             cpu.filter(|&c| c > 0.0).map_or("null".into(), |c| format!("{:.2}", o.calls as f64 / c)),
+            per_call_ms.map_or("null".into(), |c| format!("{c:.3}")),
+            per_pkt_us.map_or("null".into(), |c| format!("{c:.1}")),
             sent[0],
             sent[1],
             recv[0],
             recv[1],
+            others[0],
+            others[1],
+            mean_octets(0),
+            mean_octets(1),
+            transcoded_media.unwrap_or(-1),
             frames.unwrap_or(-1),
             pct(late, frames),
             pct(concealed, frames),
         );
     } else {
-        println!("transcoded calls: {} (Opus <-> {codec}), media {wall:.1} s", o.calls);
-        println!("gateway CPU: {cores} cores -> {per_core} calls per core");
-        println!("packets: Opus->{codec} sent {} received {}; {codec}->Opus sent {} received {}", sent[0], recv[0], sent[1], recv[1]);
+        let name = if o.name.is_empty() { String::new() } else { format!("{}: ", o.name) };
+        println!("{name}transcoded calls: {} (Opus <-> {codec}), media {wall:.1} s; gateway reports {} transcoded media", o.calls, transcoded_media.map_or("-".into(), |t| t.to_string()));
+        println!(
+            "gateway CPU: {cores} cores -> {per_core} calls per core; {} CPU-ms per call-second, {} CPU-µs per packet received",
+            per_call_ms.map_or("-".into(), |c| format!("{c:.2}")),
+            per_pkt_us.map_or("-".into(), |c| format!("{c:.1}"))
+        );
+        println!(
+            "packets: Opus->{codec} sent {} received {} (mean payload {:.1} B); {codec}->Opus sent {} received {} (mean payload {:.1} B, TOC {toc}); other packets received {} / {}",
+            sent[0],
+            recv[0],
+            mean_octets(0),
+            sent[1],
+            recv[1],
+            mean_octets(1),
+            others[0],
+            others[1]
+        );
         println!("frames transcoded {} late {} % concealed {} %", frames.map_or("-".into(), |f| f.to_string()), pct(late, frames), pct(concealed, frames));
     }
     if recv[0] == 0 || recv[1] == 0 {
