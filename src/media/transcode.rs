@@ -267,8 +267,10 @@ impl Pipeline {
             (CodecKind::Opus, t) => t.audio_rate(),
             (r, _) => r.audio_rate(),
         };
+        // Opus from G.711 is encoded wideband (the 8 kHz audio upsampled by the half-band
+        // FIR): measured WB-PESQ 2.46 at 8 kHz against 2.78 for rtpengine's 48 kHz encoding
         let enc_rate = match (tx, rx) {
-            (CodecKind::Opus, _) => opus_fmtp(&spec.tx.fmtp).encoder_rate(dec_rate),
+            (CodecKind::Opus, _) => opus_fmtp(&spec.tx.fmtp).encoder_rate(dec_rate.max(16_000)),
             (t, _) => t.audio_rate(),
         };
         let dec = match rx {
