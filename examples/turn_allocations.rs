@@ -1,7 +1,8 @@
 //! Memory of N concurrent TURN allocations: opens N UDP sockets, allocates on each (401
 //! challenge, then the authenticated Allocate) against a TURN server on loopback, and
 //! reports the server's RSS before and after (from /proc/PID/status), the sockets' kernel
-//! memory aside. The allocations stay until the tool exits (then they expire).
+//! memory aside. The allocations stay until the tool exits (then they expire). Refusals
+//! are counted by error code (so `... 1 demo wrong` shows how a wrong password is answered).
 //!
 //!   cargo run --release --example turn_allocations -- 127.0.0.1:3478 PID 5000 [user] [password] [realm]
 use eagw::turn::auth::long_term_key;
@@ -32,6 +33,8 @@ fn main() {
     let before = rss_kib(pid);
     let mut socks = Vec::with_capacity(n);
     let (mut ok, mut failed) = (0, 0);
+    let mut codes = std::collections::BTreeMap::<String, usize>::new();
+    let mut refuse = |what: String| *codes.entry(what).or_default() += 1;
     let mut buf = [0u8; 1500];
     for i in 0..n {
         let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
@@ -42,9 +45,13 @@ fn main() {
         s.send_to(&request(METHOD_ALLOCATE, txid, &req, None, p.crypto()), server).unwrap();
         let nonce = match s.recv_from(&mut buf).ok().and_then(|(len, _)| parse_response(&buf[..len])) {
             Some((Some(401), Some(nonce))) => nonce,
-            _ => {
+            r => {
                 // e.g. 437: the server still holds an allocation of an earlier socket
                 // that had this port
+                refuse(match r {
+                    Some((Some(c), _)) => format!("{c} to the first Allocate"),
+                    _ => "no answer to the first Allocate".into(),
+                });
                 failed += 1;
                 continue;
             }
@@ -54,14 +61,22 @@ fn main() {
         s.send_to(&request(METHOD_ALLOCATE, txid, &req, Some(&auth), p.crypto()), server).unwrap();
         match s.recv_from(&mut buf).ok().and_then(|(len, _)| parse_response(&buf[..len])) {
             Some((None, _)) => ok += 1,
-            _ => failed += 1,
+            r => {
+                refuse(match r {
+                    Some((Some(c), _)) => format!("{c}"),
+                    _ => "no answer".into(),
+                });
+                failed += 1
+            }
         }
         socks.push(s);
     }
     std::thread::sleep(Duration::from_millis(500));
     let after = rss_kib(pid);
+    let codes: Vec<String> = codes.iter().map(|(c, n)| format!("{c} x{n}")).collect();
+    let codes = if codes.is_empty() { String::new() } else { format!(": {}", codes.join(", ")) };
     println!(
-        "{ok} allocations ({failed} refused): server RSS {before} KiB -> {after} KiB, +{} KiB ({:.2} KiB per allocation)",
+        "{ok} allocations ({failed} refused{codes}): server RSS {before} KiB -> {after} KiB, +{} KiB ({:.2} KiB per allocation)",
         after.saturating_sub(before),
         after.saturating_sub(before) as f64 / ok.max(1) as f64
     );
