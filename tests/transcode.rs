@@ -15,7 +15,7 @@ use eagw::codec::amrwb::AmrwbEncoder;
 use eagw::codec::amrwb_rtp::{self, Framing, Payload};
 use eagw::codec::opus::{OpusConfig, OpusEncoder};
 use eagw::control::bencode::{DictBuilder, Value};
-use eagw::media::rtp::{classify, Kind, RtpHeader};
+use eagw::media::rtp::RtpHeader;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
@@ -87,18 +87,6 @@ fn send_paced(sock: &UdpSocket, to: SocketAddr, packets: Vec<Vec<u8>>, imp: Impa
     delays
 }
 
-/// Receives until `quiet` passes with nothing: (header, payload) of each RTP packet.
-fn receive(sock: &UdpSocket, quiet: Duration) -> Vec<(RtpHeader, Vec<u8>)> {
-    sock.set_read_timeout(Some(quiet)).unwrap();
-    let mut out = vec![];
-    let mut buf = [0u8; 2048];
-    while let Ok((n, _)) = sock.recv_from(&mut buf) {
-        if let Kind::Rtp(h) = classify(&buf[..n]) {
-            out.push((h, buf[h.payload_offset..n].to_vec()));
-        }
-    }
-    out
-}
 
 fn p95(v: &[f64]) -> f64 {
     let mut v = v.to_vec();
@@ -183,8 +171,8 @@ fn transcoded_call(slot: u16, name: &str, imp: Impair) -> CallResult {
     let imp_b = Impair { seed: imp.seed ^ 0x5555, ..imp };
     let sa = std::thread::spawn(move || send_paced(&a2, eagw_a, a_pkts, imp, t0));
     let sb = std::thread::spawn(move || send_paced(&b2, eagw_b, b_pkts, imp_b, t0));
-    let rb = std::thread::spawn(move || receive(&b, Duration::from_millis(1500)));
-    let got_a = receive(&a, Duration::from_millis(1500));
+    let rb = std::thread::spawn(move || receive_rtp(&b, Duration::from_millis(1500)));
+    let got_a = receive_rtp(&a, Duration::from_millis(1500));
     let mut delays = sa.join().unwrap();
     delays.extend(sb.join().unwrap());
     let got_b = rb.join().unwrap();

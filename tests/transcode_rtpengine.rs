@@ -16,7 +16,7 @@ use common::audio::*;
 use eagw::codec::g711::{G711Encoder, Law};
 use eagw::codec::opus::{OpusConfig, OpusEncoder};
 use eagw::control::bencode::{self, DictBuilder, Value};
-use eagw::media::rtp::{classify, Kind, RtpHeader};
+use eagw::media::rtp::RtpHeader;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -62,17 +62,6 @@ fn send_paced(sock: &UdpSocket, to: SocketAddr, packets: Vec<Vec<u8>>, t0: Insta
     }
 }
 
-fn receive(sock: &UdpSocket, quiet: Duration) -> Vec<(RtpHeader, Vec<u8>)> {
-    sock.set_read_timeout(Some(quiet)).unwrap();
-    let mut out = vec![];
-    let mut buf = [0u8; 2048];
-    while let Ok((n, _)) = sock.recv_from(&mut buf) {
-        if let Kind::Rtp(h) = classify(&buf[..n]) {
-            out.push((h, buf[h.payload_offset..n].to_vec()));
-        }
-    }
-    out
-}
 
 /// `packets` in timestamp order, each missing `step` filled by `gap(previous payload)`.
 fn in_order(mut pk: Vec<(RtpHeader, Vec<u8>)>, step: u32, gap: impl Fn(&[u8]) -> Vec<u8>) -> Vec<Vec<u8>> {
@@ -92,27 +81,6 @@ fn in_order(mut pk: Vec<(RtpHeader, Vec<u8>)>, step: u32, gap: impl Fn(&[u8]) ->
     out
 }
 
-/// Ogg Opus with the channel count the packets are coded in (a gateway may send stereo).
-fn ogg_opus(packets: &[Vec<u8>], channels: u8, path: &Path) {
-    use ogg::writing::{PacketWriteEndInfo, PacketWriter};
-    let mut w = PacketWriter::new(std::fs::File::create(path).unwrap());
-    let mut head = b"OpusHead".to_vec();
-    head.extend_from_slice(&[1, channels]);
-    head.extend_from_slice(&0u16.to_le_bytes());
-    head.extend_from_slice(&48000u32.to_le_bytes());
-    head.extend_from_slice(&0i16.to_le_bytes());
-    head.push(0);
-    w.write_packet(head, 1, PacketWriteEndInfo::EndPage, 0).unwrap();
-    let mut tags = b"OpusTags".to_vec();
-    tags.extend_from_slice(&4u32.to_le_bytes());
-    tags.extend_from_slice(b"eagw");
-    tags.extend_from_slice(&0u32.to_le_bytes());
-    w.write_packet(tags, 1, PacketWriteEndInfo::EndPage, 0).unwrap();
-    for (i, p) in packets.iter().enumerate() {
-        let end = if i + 1 == packets.len() { PacketWriteEndInfo::EndStream } else { PacketWriteEndInfo::NormalPacket };
-        w.write_packet(p.clone(), 1, end, (i as u64 + 1) * 960).unwrap();
-    }
-}
 
 fn alaw_to_wav(payloads: &[Vec<u8>], d: &Path, name: &str, rate: u32) -> std::path::PathBuf {
     let raw = d.join(format!("{name}.alaw"));
@@ -174,8 +142,8 @@ fn call_through(gw: &str, ngaddr: SocketAddr, d: &Path, opus: &[Vec<u8>], alaw: 
     let (a2, b2) = (a.try_clone().unwrap(), b.try_clone().unwrap());
     let sa = std::thread::spawn(move || send_paced(&a2, gw_a, a_pkts, t0));
     let sb = std::thread::spawn(move || send_paced(&b2, gw_b, b_pkts, t0));
-    let rb = std::thread::spawn(move || receive(&b, Duration::from_millis(1500)));
-    let got_a = receive(&a, Duration::from_millis(1500));
+    let rb = std::thread::spawn(move || receive_rtp(&b, Duration::from_millis(1500)));
+    let got_a = receive_rtp(&a, Duration::from_millis(1500));
     sa.join().unwrap();
     sb.join().unwrap();
     let got_b = rb.join().unwrap();
@@ -194,7 +162,7 @@ fn call_through(gw: &str, ngaddr: SocketAddr, d: &Path, opus: &[Vec<u8>], alaw: 
     let toc = op[op.len() / 2].1[0];
     let channels = if op.iter().any(|(_, p)| !p.is_empty() && p[0] & 4 != 0) { 2 } else { 1 };
     let ogg = d.join(format!("{gw}_heard_by_opus.ogg"));
-    ogg_opus(&in_order(op, 960, |p| vec![p[0] & 0xfc]), channels, &ogg);
+    ogg_opus_file_ch(&in_order(op, 960, |p| vec![p[0] & 0xfc]), 48000, channels, &ogg);
     let heard_a = d.join(format!("{gw}_heard_by_opus.wav"));
     ffmpeg_decode(Some("opus"), &[], &ogg, 16000, &heard_a);
 
@@ -218,7 +186,7 @@ fn opus_pcma_quality_side_by_side() {
     let alaw_nb = alaw_to_wav(&alaw, &d, "alaw_alone_nb", 8000);
     let alaw_wb = alaw_to_wav(&alaw, &d, "alaw_alone_wb", 16000);
     let ogg = d.join("opus_alone.ogg");
-    ogg_opus(&opus, 1, &ogg);
+    ogg_opus_file_ch(&opus, 48000, 1, &ogg);
     let opus_nb = d.join("opus_alone_nb.wav");
     ffmpeg_decode(Some("opus"), &[], &ogg, 8000, &opus_nb);
     let nb = pesq("nb", &d.join("ref8.wav"), &[&alaw_nb, &opus_nb]);

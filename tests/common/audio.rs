@@ -102,11 +102,15 @@ pub fn amrwb_file(frames: &[Vec<u8>], path: &Path) {
 }
 
 pub fn ogg_opus_file(packets: &[Vec<u8>], input_rate: u32, path: &Path) {
+    ogg_opus_file_ch(packets, input_rate, 1, path)
+}
+
+/// Ogg Opus of `channels` channels (a gateway may send stereo).
+pub fn ogg_opus_file_ch(packets: &[Vec<u8>], input_rate: u32, channels: u8, path: &Path) {
     use ogg::writing::{PacketWriteEndInfo, PacketWriter};
     let mut w = PacketWriter::new(std::fs::File::create(path).unwrap());
     let mut head = b"OpusHead".to_vec();
-    head.push(1); // version
-    head.push(1); // channels
+    head.extend_from_slice(&[1, channels]); // version, channels
     head.extend_from_slice(&0u16.to_le_bytes()); // pre-skip (PESQ aligns the delay)
     head.extend_from_slice(&input_rate.to_le_bytes());
     head.extend_from_slice(&0i16.to_le_bytes());
@@ -121,6 +125,20 @@ pub fn ogg_opus_file(packets: &[Vec<u8>], input_rate: u32, path: &Path) {
         let end = if i + 1 == packets.len() { PacketWriteEndInfo::EndStream } else { PacketWriteEndInfo::NormalPacket };
         w.write_packet(p.clone(), 1, end, (i as u64 + 1) * 960).unwrap();
     }
+}
+
+/// Receives RTP until `quiet` passes with nothing: (header, payload) of each packet.
+pub fn receive_rtp(sock: &std::net::UdpSocket, quiet: std::time::Duration) -> Vec<(eagw::media::rtp::RtpHeader, Vec<u8>)> {
+    use eagw::media::rtp::{classify, Kind};
+    sock.set_read_timeout(Some(quiet)).unwrap();
+    let mut out = vec![];
+    let mut buf = [0u8; 2048];
+    while let Ok((n, _)) = sock.recv_from(&mut buf) {
+        if let Kind::Rtp(h) = classify(&buf[..n]) {
+            out.push((h, buf[h.payload_offset..n].to_vec()));
+        }
+    }
+    out
 }
 
 /// Decodes a file with ffmpeg's native decoder `codec` into a WAV at `rate`.
