@@ -50,7 +50,7 @@ struct Opts {
 }
 
 fn parse(args: &[String]) -> Result<Option<Opts>, String> {
-    let mut o = Opts { ng: "127.0.0.1:2223".parse().unwrap(), pid: None, calls: 20, duration: 20.0, amr: true, json: false, name: String::new() };
+    let mut o = Opts { ng: SocketAddr::from(([127, 0, 0, 1], 2223)), pid: None, calls: 20, duration: 20.0, amr: true, json: false, name: String::new() };
     let mut it = args.iter();
     let mut ng = None;
     while let Some(a) = it.next() {
@@ -219,8 +219,8 @@ fn run(o: &Opts) -> Result<(), String> {
     // set up: (socket, gateway address) for A and B of each call
     let mut legs: Vec<(UdpSocket, SocketAddr, UdpSocket, SocketAddr, u8)> = vec![];
     for i in 0..o.calls {
-        let (a, la) = sys::bind_udp("127.0.0.1".parse().unwrap(), 1 << 20).map_err(|e| e.to_string())?;
-        let (b, lb) = sys::bind_udp("127.0.0.1".parse().unwrap(), 1 << 20).map_err(|e| e.to_string())?;
+        let (a, la) = sys::bind_udp(std::net::Ipv4Addr::LOCALHOST.into(), 1 << 20).map_err(|e| e.to_string())?;
+        let (b, lb) = sys::bind_udp(std::net::Ipv4Addr::LOCALHOST.into(), 1 << 20).map_err(|e| e.to_string())?;
         let call = format!("xload-{run_id}-{i}");
         let codecs = DictBuilder::new()
             .val("mask", Value::List(vec![Value::str("all")]))

@@ -201,53 +201,17 @@ const ICE_ATTRS: &[&str] = &[
     "end-of-candidates",
 ];
 
-/// Static payload types (RFC 3551) for codec matching when there is no rtpmap.
-fn static_codec(pt: &str) -> Option<(&'static str, u32)> {
-    Some(match pt {
-        "0" => ("PCMU", 8000),
-        "3" => ("GSM", 8000),
-        "4" => ("G723", 8000),
-        "8" => ("PCMA", 8000),
-        "9" => ("G722", 8000),
-        "13" => ("CN", 8000),
-        "18" => ("G729", 8000),
-        _ => return None,
-    })
-}
-
 /// The clock rate of each payload type of `m` (for RTCP statistics).
 fn clocks_of(m: &Media) -> Vec<(u8, u32)> {
-    m.formats
-        .iter()
-        .filter_map(|pt| Some((pt.trim().parse::<u8>().ok().filter(|&p| p < 128)?, codec_of(m, pt)?.1)))
-        .collect()
-}
-
-fn codec_of(m: &Media, pt: &str) -> Option<(String, u32)> {
-    if let Some(r) = m.rtpmap(pt) {
-        return Some((r.encoding, r.clock));
-    }
-    static_codec(pt).map(|(n, c)| (n.to_string(), c))
+    codecs::formats_of(m).iter().map(|f| (f.pt, f.clock)).collect()
 }
 
 /// `PCMA`, `opus/48000`, `AMR-WB/16000/1`, or `all` against a format of `m`.
 fn codec_matches(spec: &str, m: &Media, pt: &str) -> bool {
-    if spec.eq_ignore_ascii_case("all") || spec.eq_ignore_ascii_case("full") {
+    if spec.eq_ignore_ascii_case("all") || spec.eq_ignore_ascii_case("full") || spec == pt {
         return true;
     }
-    if spec == pt {
-        return true;
-    }
-    let Some((name, clock)) = codec_of(m, pt) else { return false };
-    let mut parts = spec.split('/');
-    let n = parts.next().unwrap_or("");
-    if !n.eq_ignore_ascii_case(&name) {
-        return false;
-    }
-    match parts.next() {
-        Some(c) => c.parse::<u32>() == Ok(clock),
-        None => true,
-    }
+    codecs::formats_of(m).iter().any(|f| f.pt.to_string() == pt.trim() && codecs::fmt_matches(spec, f))
 }
 
 fn remove_format(m: &mut Media, pt: &str) {

@@ -55,10 +55,12 @@ pub struct XcodeSide {
     pub cn: Option<u8>,
 }
 
+/// Static payload types (RFC 3551) for codec matching when there is no rtpmap.
 fn static_fmt(pt: u8) -> Option<(&'static str, u32)> {
     Some(match pt {
         0 => ("PCMU", 8000),
         3 => ("GSM", 8000),
+        4 => ("G723", 8000),
         8 => ("PCMA", 8000),
         9 => ("G722", 8000),
         13 => ("CN", 8000),
@@ -103,7 +105,8 @@ fn parse_spec(spec: &str) -> Option<CodecKind> {
     }
 }
 
-fn fmt_matches(spec: &str, f: &Fmt) -> bool {
+/// `PCMA`, `opus/48000`, `AMR-WB/16000/1`, a payload type, or `all` against `f`.
+pub fn fmt_matches(spec: &str, f: &Fmt) -> bool {
     if spec.eq_ignore_ascii_case("all") || spec.eq_ignore_ascii_case("full") {
         return true;
     }
