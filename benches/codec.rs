@@ -70,6 +70,19 @@ fn opus_enc(rate: u32, complexity: u8) -> OpusEncoder {
     OpusEncoder::new(OpusConfig { sample_rate: rate, bitrate: 32000, complexity, ..Default::default() }).unwrap()
 }
 
+/// eagw's default on transcoded paths: CELT (restricted low delay), complexity 0, 64 kbit/s.
+fn opus_celt(rate: u32) -> OpusEncoder {
+    OpusEncoder::new(OpusConfig { sample_rate: rate, bitrate: 64000, complexity: 0, low_delay: true, ..Default::default() })
+        .unwrap()
+}
+
+/// The transcoding encoders compared: SILK at complexity 0 / 5 / 10, and eagw's CELT.
+fn transcoding_opus(rate: u32) -> Vec<(String, OpusEncoder)> {
+    let mut v: Vec<(String, OpusEncoder)> = [0u8, 5, 10].iter().map(|&c| (format!("c{c}"), opus_enc(rate, c))).collect();
+    v.push(("celt_c0_64k".to_string(), opus_celt(rate)));
+    v
+}
+
 fn codecs(c: &mut Criterion) {
     let (s48, s16, s8) = match (speech(48000), speech(16000), speech(8000)) {
         (Some(a), Some(b), Some(c)) => (a, b, c),
@@ -103,10 +116,9 @@ fn codecs(c: &mut Criterion) {
 
     // --- Opus ---
     for (rate, frames) in [(48000u32, &s48), (16000, &s16)] {
-        for cx in [0u8, 5, 10] {
-            let mut enc = opus_enc(rate, cx);
+        for (cx, mut enc) in transcoding_opus(rate) {
             let mut buf = [0u8; 400];
-            g.bench_function(format!("opus_encode_{}k_c{cx}", rate / 1000), |b| {
+            g.bench_function(format!("opus_encode_{}k_{cx}", rate / 1000), |b| {
                 b.iter(|| {
                     i = (i + 1) % frames.len();
                     black_box(enc.encode(&frames[i], &mut buf).unwrap())
@@ -203,11 +215,10 @@ fn codecs(c: &mut Criterion) {
             black_box(ae.encode(&pcm[..n], &mut abuf).unwrap())
         })
     });
-    for cx in [0u8, 5, 10] {
+    for ((cx, mut oe), (_, mut oe2)) in transcoding_opus(16000).into_iter().zip(transcoding_opus(16000)) {
         let mut ad = AmrwbDecoder::new().unwrap();
-        let mut oe = opus_enc(16000, cx);
         let mut obuf = [0u8; 400];
-        g.bench_function(format!("amrwb_to_opus_c{cx}"), |b| {
+        g.bench_function(format!("amrwb_to_opus_{cx}"), |b| {
             b.iter(|| {
                 i = (i + 1) % amr2.len();
                 let n = ad.decode(Input::Frame(&amr2[i]), &mut pcm).unwrap();
@@ -216,14 +227,13 @@ fn codecs(c: &mut Criterion) {
         });
         // one Opus ↔ AMR-WB call: both directions of one 20 ms frame
         let mut ad = AmrwbDecoder::new().unwrap();
-        let mut oe = opus_enc(16000, cx);
-        g.bench_function(format!("call_opus_amrwb_both_ways_c{cx}"), |b| {
+        g.bench_function(format!("call_opus_amrwb_both_ways_{cx}"), |b| {
             b.iter(|| {
                 i = (i + 1) % amr2.len();
                 let n = od.decode(Input::Frame(&opus48[i]), &mut pcm).unwrap();
                 black_box(ae.encode(&pcm[..n], &mut abuf).unwrap());
                 let n = ad.decode(Input::Frame(&amr2[i]), &mut pcm).unwrap();
-                black_box(oe.encode(&pcm[..n], &mut obuf).unwrap())
+                black_box(oe2.encode(&pcm[..n], &mut obuf).unwrap())
             })
         });
     }
@@ -237,16 +247,20 @@ fn codecs(c: &mut Criterion) {
             black_box(ge.encode(&pcm[..n], &mut gbuf).unwrap())
         })
     });
-    let mut gd = G711Decoder::new(Law::A);
-    let mut oe8 = opus_enc(8000, 5);
-    let mut obuf = [0u8; 400];
-    g.bench_function("g711_to_opus_c5", |b| {
-        b.iter(|| {
-            i = (i + 1) % pcma.len();
-            let n = gd.decode(Input::Frame(&pcma[i]), &mut pcm).unwrap();
-            black_box(oe8.encode(&pcm[..n], &mut obuf).unwrap())
-        })
-    });
+    // G.711 → Opus as eagw does it: decode, 8 → 16 kHz, encode at 16 kHz
+    for (cx, mut oe) in transcoding_opus(16000).into_iter().filter(|(c, _)| c != "c10") {
+        let mut gd = G711Decoder::new(Law::A);
+        let mut up = Upsampler::new();
+        let mut obuf = [0u8; 400];
+        g.bench_function(format!("g711_to_opus_{cx}"), |b| {
+            b.iter(|| {
+                i = (i + 1) % pcma.len();
+                let n = gd.decode(Input::Frame(&pcma[i]), &mut pcm).unwrap();
+                let k = up.process(&pcm[..n], &mut o16);
+                black_box(oe.encode(&o16[..k], &mut obuf).unwrap())
+            })
+        });
+    }
     let mut gd = G711Decoder::new(Law::A);
     let mut up = Upsampler::new();
     g.bench_function("g711_to_amrwb12.65", |b| {

@@ -62,8 +62,11 @@ fn our_opus(complexity: u8) -> OpusEncoder {
     OpusEncoder::new(OpusConfig { sample_rate: 16000, bitrate: 32000, complexity, ..Default::default() }).unwrap()
 }
 
-/// Our Opus complexity on transcoded paths (README: quality vs cost).
-const COMPLEXITY: u8 = 5;
+/// eagw's Opus encoder on transcoded paths by default (`[media]`): CELT (restricted low
+/// delay) at complexity 0, 64 kbit/s, 16 kHz in.
+fn eagw_opus() -> OpusEncoder {
+    OpusEncoder::new(OpusConfig { sample_rate: 16000, bitrate: 64000, complexity: 0, low_delay: true, ..Default::default() }).unwrap()
+}
 
 #[test]
 fn pesq_of_each_codec_and_transcoded_path() {
@@ -128,7 +131,7 @@ fn pesq_of_each_codec_and_transcoded_path() {
         .map(|&m| {
             let frames = encode_all(&mut AmrwbEncoder::new(m).unwrap(), &src16);
             let pcm = decode_all(&mut AmrwbDecoder::new().unwrap(), &frames);
-            (m, opus(&format!("amrwb{m}_to_opus"), &encode_all(&mut our_opus(COMPLEXITY), &pcm), 16000, 16000))
+            (m, opus(&format!("amrwb{m}_to_opus"), &encode_all(&mut eagw_opus(), &pcm), 16000, 16000))
         })
         .collect();
     // Opus (browser) → G.711: our Opus decoder straight at 8 kHz
@@ -162,16 +165,14 @@ fn pesq_of_each_codec_and_transcoded_path() {
     wb.extend(a2o.iter().map(|(_, p)| p.as_path()));
     wb.push(&opus_browser_wb);
     wb.push(&ours_w);
+    let eagw_alone = opus("opus16_eagw", &encode_all(&mut eagw_opus(), &src16), 16000, 16000);
+    wb.push(&eagw_alone);
     let s = pesq("wb", &ref16, &wb);
     let nb = pesq("nb", &ref8, &[&pcma_w, &pcmu_w, &o2g, &opus_browser_nb]);
     let nbwb = pesq("wb", &nbref16, &[&amr_nb_alone, &g2a]);
     let (amr2, amr8, opus_b, opus_c0, opus_c5, opus_c10) = (s[0], s[1], s[2], s[3], s[4], s[5]);
     let (o2a2, o2a8, a2o2, a2o8, opus_bwb, amr2_opencore) = (s[6], s[7], s[8], s[9], s[10], s[11]);
-    let opus_ours = match COMPLEXITY {
-        0 => opus_c0,
-        10 => opus_c10,
-        _ => opus_c5,
-    };
+    let opus_ours = s[12];
     let (pcma, pcmu, o2g, opus_bnb) = (nb[0], nb[1], nb[2], nb[3]);
     let (amr_nb, g2a) = (nbwb[0], nbwb[1]);
 
@@ -181,7 +182,8 @@ fn pesq_of_each_codec_and_transcoded_path() {
     println!("| AMR-WB 23.85 alone (WB) | {amr8:.2} | | | |");
     println!("| Opus 32k browser-side (48 kHz in, complexity 10) alone (WB) | {opus_b:.2} | | | |");
     println!("| same, maxplaybackrate=16000 (WB) / 8000 (NB) | {opus_bwb:.2} / {opus_bnb:.2} | | | |");
-    println!("| Opus 32k ours (16 kHz in) complexity 0 / 5 / 10 (WB) | {opus_c0:.2} / {opus_c5:.2} / {opus_c10:.2} | | | |");
+    println!("| Opus 32k SILK (16 kHz in, VoIP application) complexity 0 / 5 / 10 (WB) | {opus_c0:.2} / {opus_c5:.2} / {opus_c10:.2} | | | |");
+    println!("| Opus eagw default (16 kHz in, CELT, complexity 0, 64k) (WB) | {opus_ours:.2} | | | |");
     println!("| G.711 A-law / µ-law alone (NB) | {pcma:.2} / {pcmu:.2} | | | |");
     // NB and WB scores are not comparable: each row compares scores of one scale; the
     // G.711 → AMR-WB row has no source score on its scale (`src` = None)
@@ -194,8 +196,8 @@ fn pesq_of_each_codec_and_transcoded_path() {
     let mut worst = 0f64;
     worst = worst.max(row("Opus → AMR-WB 12.65 (WB)", o2a2, Some(opus_bwb), amr2));
     worst = worst.max(row("Opus → AMR-WB 23.85 (WB)", o2a8, Some(opus_bwb), amr8));
-    worst = worst.max(row(&format!("AMR-WB 12.65 → Opus c{COMPLEXITY} (WB)"), a2o2, Some(amr2), opus_ours));
-    worst = worst.max(row(&format!("AMR-WB 23.85 → Opus c{COMPLEXITY} (WB)"), a2o8, Some(amr8), opus_ours));
+    worst = worst.max(row("AMR-WB 12.65 → Opus (WB)", a2o2, Some(amr2), opus_ours));
+    worst = worst.max(row("AMR-WB 23.85 → Opus (WB)", a2o8, Some(amr8), opus_ours));
     worst = worst.max(row("Opus → G.711 A-law (NB)", o2g, Some(opus_bnb), pcma));
     worst = worst.max(row("G.711 A-law → AMR-WB 12.65 (WB, NB speech)", g2a, None, amr_nb));
     println!("worst loss against the weaker codec alone: {worst:.2}");

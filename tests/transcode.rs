@@ -275,7 +275,7 @@ fn opus_and_amrwb_parties_through_the_transcoder() {
     println!("| path through eagw (real time) | WB-PESQ | AMR-WB 12.65 alone |");
     println!("|---|---|---|");
     println!("| Opus (browser) → AMR-WB 12.65 | {:.2} | {:.2} |", clean.to_amr, clean.amr_alone);
-    println!("| AMR-WB 12.65 → Opus (complexity 5) | {:.2} | {:.2} |", clean.to_opus, clean.amr_alone);
+    println!("| AMR-WB 12.65 → Opus (eagw default: CELT, 64 kbit/s) | {:.2} | {:.2} |", clean.to_opus, clean.amr_alone);
     println!("added delay (ms): A→B {} B→A {}", clean.added_delay_ms.0, clean.added_delay_ms.1);
     assert!(clean.amr_alone - clean.to_amr <= 0.15, "Opus → AMR-WB {:.2} vs {:.2}", clean.to_amr, clean.amr_alone);
     assert!(clean.amr_alone - clean.to_opus <= 0.15, "AMR-WB → Opus {:.2} vs {:.2}", clean.to_opus, clean.amr_alone);

@@ -158,6 +158,15 @@ impl Default for Control {
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
+pub enum OpusApplication {
+    /// libopus's restricted low delay: CELT only.
+    LowDelay,
+    /// libopus's VoIP application: SILK or hybrid for speech.
+    Voip,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
 pub enum TimeoutAction {
     /// Mark the call as timed out (visible in `query`) and keep it.
     Mark,
@@ -198,9 +207,12 @@ pub struct Media {
     /// `generate-RTCP`: interval between eagw's reports to a party (plus 0–1 s of random
     /// dispersion), rtpengine's `--rtcp-interval`.
     pub rtcp_interval_ms: u64,
-    /// Transcoding: Opus encoder complexity (0–10; 5 measured as the best quality per CPU),
-    /// Opus bitrate (bit/s), and the AMR-WB bitrate eagw sends (the highest mode of the
-    /// party's `mode-set` not above it; its CMR can lower it).
+    /// Transcoding: the Opus encoder's application (`lowdelay`: CELT only, the cheapest;
+    /// `voip`: SILK / hybrid), complexity (0–10; measured best: 0 for CELT, 5 for SILK),
+    /// Opus bitrate (bit/s; capped by the party's `maxaveragebitrate`), and the AMR-WB
+    /// bitrate eagw sends (the highest mode of the party's `mode-set` not above it; its CMR
+    /// can lower it). README: Opus encoder settings.
+    pub opus_application: OpusApplication,
     pub opus_complexity: u8,
     pub opus_bitrate: u32,
     pub amrwb_bitrate: u32,
@@ -219,8 +231,9 @@ impl Default for Media {
             socket_rcvbuf: 0,
             dtls_certificate: String::new(),
             rtcp_interval_ms: 5000,
-            opus_complexity: 5,
-            opus_bitrate: 32_000,
+            opus_application: OpusApplication::LowDelay,
+            opus_complexity: 0,
+            opus_bitrate: 64_000,
             amrwb_bitrate: 12_650,
         }
     }

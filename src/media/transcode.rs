@@ -116,8 +116,9 @@ pub struct TranscodeSpec {
     pub tx_dtmf: Option<(u8, u32)>,
     /// The party's comfort-noise payload type (RFC 3389), read as silence.
     pub rx_cn: Option<u8>,
-    /// Opus encoder complexity (0–10).
+    /// Opus encoder complexity (0–10) and application (true: restricted low delay, CELT).
     pub opus_complexity: u8,
+    pub opus_low_delay: bool,
     /// Opus bitrate (bit/s) and AMR-WB bitrate (picks the highest mode not above it).
     pub opus_bitrate: u32,
     pub amrwb_bitrate: u32,
@@ -125,7 +126,8 @@ pub struct TranscodeSpec {
 
 impl TranscodeSpec {
     /// `rx` → `tx` with no DTMF or comfort noise and the default encoder settings
-    /// (Opus complexity 5 at 32 kbit/s, AMR-WB 12.65; the worker applies `[media]`'s).
+    /// (Opus CELT at complexity 0 and 64 kbit/s, AMR-WB 12.65; the worker applies
+    /// `[media]`'s).
     pub fn defaults(rx: CodecSpec, tx: CodecSpec) -> TranscodeSpec {
         TranscodeSpec {
             rx,
@@ -133,8 +135,9 @@ impl TranscodeSpec {
             rx_dtmf: None,
             tx_dtmf: None,
             rx_cn: None,
-            opus_complexity: 5,
-            opus_bitrate: 32_000,
+            opus_complexity: 0,
+            opus_low_delay: true,
+            opus_bitrate: 64_000,
             amrwb_bitrate: 12_650,
         }
     }
@@ -298,6 +301,7 @@ impl Pipeline {
                     packet_loss_pct: 0,
                     max_playback_rate: f.maxplaybackrate,
                     dtx: f.usedtx,
+                    low_delay: spec.opus_low_delay,
                 })?))
             }
             CodecKind::AmrWb => {
@@ -618,8 +622,9 @@ mod tests {
             rx_dtmf: Some((101, rx.clock())),
             tx_dtmf: Some((100, tx.clock())),
             rx_cn: Some(13),
-            opus_complexity: 5,
-            opus_bitrate: 32_000,
+            opus_complexity: 0,
+            opus_low_delay: true,
+            opus_bitrate: 64_000,
             amrwb_bitrate: 12_650,
         }
     }

@@ -188,7 +188,7 @@ pub struct SocketTable {
     /// Transcoding: the playout clock, `[media]`'s encoder settings, scratch buffers.
     wheel: Wheel,
     due: Vec<Due>,
-    tuning: (u8, u32, u32),
+    tuning: (u8, bool, u32, u32),
     pbuf: Box<[u8; MAX_PACKET + MAX_TAG]>,
 }
 
@@ -225,7 +225,12 @@ impl SocketTable {
             crypto,
             wheel: Wheel::new()?,
             due: Vec::with_capacity(super::playout::BUCKETS),
-            tuning: (cfg.media.opus_complexity, cfg.media.opus_bitrate, cfg.media.amrwb_bitrate),
+            tuning: (
+                cfg.media.opus_complexity,
+                cfg.media.opus_application == crate::config::OpusApplication::LowDelay,
+                cfg.media.opus_bitrate,
+                cfg.media.amrwb_bitrate,
+            ),
             pbuf: Box::new([0; MAX_PACKET + MAX_TAG]),
         })
     }
@@ -772,8 +777,9 @@ impl MediaSockets for SocketTable {
         match w.transcode {
             Some(spec) if s.xc.as_ref().is_some_and(|x| x.asked == spec) => {}
             Some(spec) => {
-                let (c, ob, ab) = self.tuning;
-                let tuned = TranscodeSpec { opus_complexity: c, opus_bitrate: ob, amrwb_bitrate: ab, ..spec.clone() };
+                let (c, ld, ob, ab) = self.tuning;
+                let tuned =
+                    TranscodeSpec { opus_complexity: c, opus_low_delay: ld, opus_bitrate: ob, amrwb_bitrate: ab, ..spec.clone() };
                 let mut seed = [0u8; 8];
                 let _ = self.crypto.random().fill(&mut seed);
                 match Pipeline::new(&tuned, u64::from_le_bytes(seed)) {
