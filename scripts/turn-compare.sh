@@ -51,8 +51,6 @@ tmp=$(mktemp -d); trap 'kill $(cat $tmp/*.pid 2>/dev/null) 2>/dev/null || true; 
 tck=$(getconf CLK_TCK)
 cpu() { awk '{print $14 + $15}' /proc/$1/stat; }
 ust() { awk '{print $14, $15}' /proc/$1/stat; } # user and system ticks
-# scheduler run time of all its threads (ns): exact, where utime/stime are sampled at each tick
-sched() { cat /proc/$1/task/*/schedstat 2>/dev/null | awk '{t += $1} END {printf "%d", t}'; }
 
 conf() { # conf NG_BASE MEDIA_MIN TURN_PORT RELAY_MIN RELAY_MAX MEDIA_COUNT
 cat <<CFG
@@ -102,19 +100,19 @@ sleep 1.5
 
 run() { # run NAME PID PORT [uclient flags]
     local name=$1 pid=$2 port=$3; shift 3
-    local c0; c0=$(cpu "$pid"); local u0 s0; read -r u0 s0 < <(ust "$pid"); local r0; r0=$(sched "$pid")
+    local c0; c0=$(cpu "$pid"); local u0 s0; read -r u0 s0 < <(ust "$pid")
     local out; out=$(turnutils_uclient "$@" -c -u demo -w demo-password -p "$port" -e 127.0.0.1 -r $((pb + 13)) \
         -n "$msgs" -m "$clients" -l 172 -z "$interval" 127.0.0.1 2>&1 || true) # a failed run shows as 0 packets
-    local c1; c1=$(cpu "$pid"); local u1 s1; read -r u1 s1 < <(ust "$pid"); local r1; r1=$(sched "$pid")
+    local c1; c1=$(cpu "$pid"); local u1 s1; read -r u1 s1 < <(ust "$pid")
     local sent recv lost
     sent=$(echo "$out" | sed -n 's/.*start_mclient: tot_send_msgs=\([0-9]*\), tot_recv_msgs=\([0-9]*\).*/\1/p' | tail -1)
     recv=$(echo "$out" | sed -n 's/.*start_mclient: tot_send_msgs=\([0-9]*\), tot_recv_msgs=\([0-9]*\).*/\2/p' | tail -1)
     lost=$(echo "$out" | sed -n 's/.*Total lost packets \([0-9]*\) (\([0-9.]*\)%).*/\1 (\2%)/p' | tail -1)
     awk -v n="$name" -v s="${sent:-0}" -v r="${recv:-0}" -v c="$((c1 - c0))" -v t="$tck" -v l="$lost" \
-        -v us="$((u1 - u0))" -v ss="$((s1 - s0))" -v rt="$((r1 - r0))" 'BEGIN {
+        -v us="$((u1 - u0))" -v ss="$((s1 - s0))" 'BEGIN {
         cs = c / t; p = s + r;
-        printf "%-18s relayed %8d packets  lost %-14s CPU %6.2f s  %9.0f packets/CPU-s  %6.1f us/packet (user %4.1f, sys %4.1f); run time %5.2f us/packet\n",
-            n, p, l, cs, (cs > 0 ? p / cs : 0), (p > 0 ? cs * 1e6 / p : 0), (p > 0 ? us / t * 1e6 / p : 0), (p > 0 ? ss / t * 1e6 / p : 0), (p > 0 ? rt / 1e3 / p : 0) }'
+        printf "%-18s relayed %8d packets  lost %-14s CPU %6.2f s  %9.0f packets/CPU-s  %6.1f us/packet (user %4.1f, sys %4.1f)\n",
+            n, p, l, cs, (cs > 0 ? p / cs : 0), (p > 0 ? cs * 1e6 / p : 0), (p > 0 ? us / t * 1e6 / p : 0), (p > 0 ? ss / t * 1e6 / p : 0) }'
 }
 # the contestants: NAME PIDFILE PORT, per transport
 udp=("$name_a|eagw|$((pb + 10))")
