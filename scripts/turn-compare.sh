@@ -12,15 +12,18 @@
 #
 # Each uclient "client" makes two allocations; every message goes client -> TURN -> peer
 # (turnutils_peer echoes) -> TURN -> client, so relayed packets = sent + received. Server
-# CPU is utime+stime of its process from /proc (all threads), read before and after.
+# CPU is utime+stime of its process from /proc (all threads), read before and after (their
+# sum is the scheduler's exact run time; the split between them is not: it comes from tick
+# samples since the process started, so use perf for where the time goes).
 # Needs `coturn` (scripts/deps.sh bench) and a release build of eagw. Binds 127.0.0.1 only.
 #
-# TURN_CRATE=0 leaves the turn crate out; TCP=0 skips the TCP rounds. PORT_BASE (default 22900) moves the TURN, control
-# and peer ports to PORT_BASE..PORT_BASE+59; RELAY_BASE moves all relay (and eagw media)
-# ports into RELAY_BASE..RELAY_BASE+1999 (by default they are 23000-23799 and 50000-65535),
-# about 450 relay ports per server: keep ALLOCS below 400 then. Before the load, a wrong
-# password is tried on each server over UDP (examples/turn_allocations.rs) and the error
-# code it answers reported (RFC 5389 wants 401; turnutils_uclient -w wrong shows only 400s).
+# TURN_CRATE=0 leaves the turn crate out; TCP=0 skips the TCP rounds. PORT_BASE (default
+# 22900) moves the TURN, control and peer ports to PORT_BASE..PORT_BASE+59; RELAY_BASE moves
+# all relay (and eagw media) ports into RELAY_BASE..RELAY_BASE+1999 (by default they are
+# 23000-23799 and 50000-65535), about 450 relay ports per server: keep ALLOCS below 400
+# then. Before the load, a wrong password is tried on each server over UDP
+# (examples/turn_allocations.rs) and the error code it answers reported (RFC 5389 wants 401;
+# turnutils_uclient -w wrong shows only 400s).
 #
 # EAGW=path runs another eagw binary; EAGW_B=path adds a second eagw (e.g. a build of the
 # previous commit) to every round, on its own ports, so two builds are compared in one run
@@ -50,7 +53,6 @@ secs=$(( rounds * 2 * (msgs * interval / 1000 + 30) + 600 )) # bound of the crat
 tmp=$(mktemp -d); trap 'kill $(cat $tmp/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf $tmp' EXIT
 tck=$(getconf CLK_TCK)
 cpu() { awk '{print $14 + $15}' /proc/$1/stat; }
-ust() { awk '{print $14, $15}' /proc/$1/stat; } # user and system ticks
 
 conf() { # conf NG_BASE MEDIA_MIN TURN_PORT RELAY_MIN RELAY_MAX MEDIA_COUNT
 cat <<CFG
@@ -100,19 +102,18 @@ sleep 1.5
 
 run() { # run NAME PID PORT [uclient flags]
     local name=$1 pid=$2 port=$3; shift 3
-    local c0; c0=$(cpu "$pid"); local u0 s0; read -r u0 s0 < <(ust "$pid")
+    local c0; c0=$(cpu "$pid")
     local out; out=$(turnutils_uclient "$@" -c -u demo -w demo-password -p "$port" -e 127.0.0.1 -r $((pb + 13)) \
         -n "$msgs" -m "$clients" -l 172 -z "$interval" 127.0.0.1 2>&1 || true) # a failed run shows as 0 packets
-    local c1; c1=$(cpu "$pid"); local u1 s1; read -r u1 s1 < <(ust "$pid")
+    local c1; c1=$(cpu "$pid")
     local sent recv lost
     sent=$(echo "$out" | sed -n 's/.*start_mclient: tot_send_msgs=\([0-9]*\), tot_recv_msgs=\([0-9]*\).*/\1/p' | tail -1)
     recv=$(echo "$out" | sed -n 's/.*start_mclient: tot_send_msgs=\([0-9]*\), tot_recv_msgs=\([0-9]*\).*/\2/p' | tail -1)
     lost=$(echo "$out" | sed -n 's/.*Total lost packets \([0-9]*\) (\([0-9.]*\)%).*/\1 (\2%)/p' | tail -1)
-    awk -v n="$name" -v s="${sent:-0}" -v r="${recv:-0}" -v c="$((c1 - c0))" -v t="$tck" -v l="$lost" \
-        -v us="$((u1 - u0))" -v ss="$((s1 - s0))" 'BEGIN {
+    awk -v n="$name" -v s="${sent:-0}" -v r="${recv:-0}" -v c="$((c1 - c0))" -v t="$tck" -v l="$lost" 'BEGIN {
         cs = c / t; p = s + r;
-        printf "%-18s relayed %8d packets  lost %-14s CPU %6.2f s  %9.0f packets/CPU-s  %6.1f us/packet (user %4.1f, sys %4.1f)\n",
-            n, p, l, cs, (cs > 0 ? p / cs : 0), (p > 0 ? cs * 1e6 / p : 0), (p > 0 ? us / t * 1e6 / p : 0), (p > 0 ? ss / t * 1e6 / p : 0) }'
+        printf "%-18s relayed %8d packets  lost %-14s CPU %6.2f s  %9.0f packets/CPU-s  %6.1f us/packet\n",
+            n, p, l, cs, (cs > 0 ? p / cs : 0), (p > 0 ? cs * 1e6 / p : 0) }'
 }
 # the contestants: NAME PIDFILE PORT, per transport
 udp=("$name_a|eagw|$((pb + 10))")
