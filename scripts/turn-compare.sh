@@ -12,15 +12,18 @@
 #
 # Each uclient "client" makes two allocations; every message goes client -> TURN -> peer
 # (turnutils_peer echoes) -> TURN -> client, so relayed packets = sent + received. Server
-# CPU is utime+stime of its process from /proc (all threads), read before and after.
+# CPU is utime+stime of its process from /proc (all threads), read before and after (their
+# sum is the scheduler's exact run time; the split between them is not: it comes from tick
+# samples since the process started, so use perf for where the time goes).
 # Needs `coturn` (scripts/deps.sh bench) and a release build of eagw. Binds 127.0.0.1 only.
 #
-# TURN_CRATE=0 leaves the turn crate out. PORT_BASE (default 22900) moves the TURN, control
-# and peer ports to PORT_BASE..PORT_BASE+59; RELAY_BASE moves all relay (and eagw media)
-# ports into RELAY_BASE..RELAY_BASE+1999 (by default they are 23000-23799 and 50000-65535),
-# about 450 relay ports per server: keep ALLOCS below 400 then. Before the load, a wrong
-# password is tried on each server over UDP (examples/turn_allocations.rs) and the error
-# code it answers reported (RFC 5389 wants 401; turnutils_uclient -w wrong shows only 400s).
+# TURN_CRATE=0 leaves the turn crate out; TCP=0 skips the TCP rounds. PORT_BASE (default
+# 22900) moves the TURN, control and peer ports to PORT_BASE..PORT_BASE+59; RELAY_BASE moves
+# all relay (and eagw media) ports into RELAY_BASE..RELAY_BASE+1999 (by default they are
+# 23000-23799 and 50000-65535), about 450 relay ports per server: keep ALLOCS below 400
+# then. Before the load, a wrong password is tried on each server over UDP
+# (examples/turn_allocations.rs) and the error code it answers reported (RFC 5389 wants 401;
+# turnutils_uclient -w wrong shows only 400s).
 #
 # EAGW=path runs another eagw binary; EAGW_B=path adds a second eagw (e.g. a build of the
 # previous commit) to every round, on its own ports, so two builds are compared in one run
@@ -139,7 +142,7 @@ for c in "${udp[@]}"; do
 done
 echo "load: $clients clients x $msgs messages of 172 bytes every $interval ms (uclient, channels), $rounds rounds"
 printf '%s\n' "${udp[@]}" | rounds_of UDP
-printf '%s\n' "${tcp[@]}" | rounds_of TCP -t
+[ "${TCP:-1}" = 0 ] || printf '%s\n' "${tcp[@]}" | rounds_of TCP -t
 if [ "$allocs" != 0 ]; then
     ulimit -n 65536 2>/dev/null || true
     echo "memory of $allocs concurrent allocations (server RSS growth):"
