@@ -4,7 +4,8 @@
 # calls per core and the frames it sent late (> 5 ms after their playout tick).
 #   scripts/load-transcode.sh [STEPS] [SECONDS] [--codec pcma] ...   (extra options go to the tool)
 # STEPS: space-separated call counts (default "10 20 30 40"). Environment: NG_PORT (2223),
-# PORT_MIN/PORT_MAX (30000/39999), OPUS_COMPLEXITY (5).
+# PORT_MIN/PORT_MAX (30000/39999), OPUS_APPLICATION / OPUS_COMPLEXITY / OPUS_BITRATE (eagw's
+# [media] settings; unset: eagw's defaults).
 set -eu
 cd "$(dirname "$0")/.."
 STEPS=${1:-"10 20 30 40"}
@@ -27,7 +28,9 @@ ng_udp = ["127.0.0.1:$NG_PORT"]
 [media]
 port_min = $PORT_MIN
 port_max = $PORT_MAX
-opus_complexity = ${OPUS_COMPLEXITY:-5}
+${OPUS_APPLICATION:+opus_application = \"$OPUS_APPLICATION\"}
+${OPUS_COMPLEXITY:+opus_complexity = $OPUS_COMPLEXITY}
+${OPUS_BITRATE:+opus_bitrate = $OPUS_BITRATE}
 [[interface]]
 name = "access"
 address = "127.0.0.1"

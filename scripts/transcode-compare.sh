@@ -6,7 +6,8 @@
 # gateway CPU per call, CPU per packet, calls per core and the ratio, per round and pooled.
 #   scripts/transcode-compare.sh [CALLS] [SECONDS] [ROUNDS]     (default 20 15 2)
 # With QUALITY=1 it then runs the side-by-side PESQ test (tests/transcode_rtpengine.rs)
-# against both gateways. Environment: OPUS_COMPLEXITY (eagw's [media] opus_complexity, 5),
+# against both gateways. Environment: OPUS_APPLICATION, OPUS_COMPLEXITY, OPUS_BITRATE (eagw's
+# [media] opus_application / opus_complexity / opus_bitrate; unset: eagw's defaults),
 # NG_PORT / NG_PORT2 (2241 / 2242), media ports 50000-51999 (eagw) and 52000-53999 (rtpengine).
 # rtpengine 10.5 (Debian 12: rtpengine-daemon) has no option for its Opus encoder's
 # complexity: it encodes through ffmpeg's libopus wrapper at that wrapper's default (10).
@@ -33,7 +34,9 @@ ng_udp = ["127.0.0.1:$NG_PORT"]
 [media]
 port_min = 50000
 port_max = 51999
-opus_complexity = ${OPUS_COMPLEXITY:-5}
+${OPUS_APPLICATION:+opus_application = \"$OPUS_APPLICATION\"}
+${OPUS_COMPLEXITY:+opus_complexity = $OPUS_COMPLEXITY}
+${OPUS_BITRATE:+opus_bitrate = $OPUS_BITRATE}
 [[interface]]
 name = "access"
 address = "127.0.0.1"
@@ -59,7 +62,7 @@ else
     echo "rtpengine not installed (apt-get install rtpengine-daemon): measuring eagw alone"
 fi
 
-echo "Opus <-> PCMA, $CALLS calls, $SECS s per run, $ROUNDS rounds (ABBA); eagw opus_complexity ${OPUS_COMPLEXITY:-5}"
+echo "Opus <-> PCMA, $CALLS calls, $SECS s per run, $ROUNDS rounds (ABBA); eagw Opus: ${OPUS_APPLICATION:-default} application, complexity ${OPUS_COMPLEXITY:-default}, bitrate ${OPUS_BITRATE:-default}"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 for r in $(seq 1 "$ROUNDS"); do
     order=("${gateways[@]}")

@@ -115,6 +115,15 @@ impl Timer {
         // SAFETY: valid itimerspec; a null old value is allowed.
         unsafe { libc::timerfd_settime(self.fd.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
     }
+    /// Fires once at `at_ns` on the monotonic clock (0: stops).
+    pub fn set_at(&self, at_ns: u64) {
+        let ts = libc::timespec { tv_sec: (at_ns / 1_000_000_000) as _, tv_nsec: (at_ns % 1_000_000_000) as _ };
+        let zero = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        let spec = libc::itimerspec { it_interval: zero, it_value: ts };
+        let flags = if at_ns == 0 { 0 } else { libc::TFD_TIMER_ABSTIME };
+        // SAFETY: valid itimerspec; a null old value is allowed.
+        unsafe { libc::timerfd_settime(self.fd.as_raw_fd(), flags, &spec, std::ptr::null_mut()) };
+    }
     /// Expirations since the last read (0 if none).
     pub fn expirations(&self) -> u64 {
         let mut v: u64 = 0;
