@@ -261,6 +261,26 @@ fn amr_fmtp(s: &str) -> amrwb_rtp::Fmtp {
 }
 
 impl Pipeline {
+    /// CPU one frame of this direction costs (µs), estimated from its codecs with the
+    /// figures of `cargo bench --bench codec` on the development VMs (2026-11): the
+    /// playout wheel bounds each bucket's work with it.
+    pub fn cost_us(&self) -> u32 {
+        let s = &self.spec;
+        let dec = match s.rx.kind {
+            CodecKind::Pcmu | CodecKind::Pcma => 2,
+            CodecKind::Opus => 30,
+            CodecKind::AmrWb => 40,
+        };
+        let c = s.opus_complexity.min(10) as u32;
+        let enc = match s.tx.kind {
+            CodecKind::Pcmu | CodecKind::Pcma => 2,
+            CodecKind::Opus if s.opus_low_delay => 21 + 8 * c,
+            CodecKind::Opus => 57 + 23 * c,
+            CodecKind::AmrWb => 215,
+        };
+        dec + enc + 5
+    }
+
     /// Builds the decoder, encoder and buffer for `spec`. `seed` gives the output SSRC,
     /// first sequence number and timestamp (random per RFC 3550).
     pub fn new(spec: &TranscodeSpec, seed: u64) -> Result<Pipeline, Error> {

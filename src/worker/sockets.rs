@@ -761,7 +761,7 @@ impl MediaSockets for SocketTable {
             self.gens.retain(|&x| x != h);
         }
         if let Some(x) = &s.xc {
-            self.wheel.remove(h, x.bucket);
+            self.wheel.remove(h, x.bucket, x.pipe.cost_us());
         }
     }
 
@@ -782,25 +782,22 @@ impl MediaSockets for SocketTable {
                     TranscodeSpec { opus_complexity: c, opus_low_delay: ld, opus_bitrate: ob, amrwb_bitrate: ab, ..spec.clone() };
                 let mut seed = [0u8; 8];
                 let _ = self.crypto.random().fill(&mut seed);
+                if let Some(old) = s.xc.take() {
+                    self.wheel.remove(h, old.bucket, old.pipe.cost_us());
+                }
                 match Pipeline::new(&tuned, u64::from_le_bytes(seed)) {
                     Ok(pipe) => {
-                        let bucket = match s.xc.take() {
-                            Some(old) => old.bucket,
-                            None => self.wheel.add(h, sys::mono_ns()),
-                        };
+                        let bucket = self.wheel.add(h, pipe.cost_us(), sys::mono_ns());
                         s.xc = Some(Box::new(Xc { pipe, bucket, asked: spec }));
                     }
                     Err(e) => {
                         tracing::error!(local = %s.local, "transcoder {:?} → {:?}: {e}", spec.rx.kind, spec.tx.kind);
-                        if let Some(old) = s.xc.take() {
-                            self.wheel.remove(h, old.bucket);
-                        }
                     }
                 }
             }
             None => {
                 if let Some(old) = s.xc.take() {
-                    self.wheel.remove(h, old.bucket);
+                    self.wheel.remove(h, old.bucket, old.pipe.cost_us());
                 }
             }
         }
