@@ -433,6 +433,17 @@ mod tests {
     }
 
     #[test]
+    fn opus_encoder_settings() {
+        let c = Config::default_config();
+        assert_eq!((c.media.opus_application, c.media.opus_complexity, c.media.opus_bitrate), (OpusApplication::LowDelay, 0, 64_000));
+        let base = "[[interface]]\nname='a'\naddress='127.0.0.1'\n[media]\n";
+        let voip = Config::from_toml(&format!("{base}opus_application = 'voip'\nopus_complexity = 5\n"), "x.toml").unwrap();
+        assert_eq!((voip.media.opus_application, voip.media.opus_complexity), (OpusApplication::Voip, 5));
+        let e = Config::from_toml(&format!("{base}opus_application = 'audio'\n"), "x.toml").unwrap_err().0;
+        assert!(e.contains("opus_application") || e.contains("unknown variant"), "{e}");
+    }
+
+    #[test]
     fn errors_carry_line_numbers() {
         let bad = "[general]\nworkers = 1\n\n[media]\nport_min = 40000\nport_max = 30000\n[[interface]]\nname='a'\naddress='127.0.0.1'\n";
         let e = Config::from_toml(bad, "x.toml").unwrap_err().0;
