@@ -723,4 +723,3 @@ mod tests {
         assert_eq!(jb.stats().lost, 0);
     }
 }
-
