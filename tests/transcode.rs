@@ -305,31 +305,48 @@ fn loss_and_jitter_cost_little_quality_and_bounded_delay() {
         }
         Err(_) => (0.05, 40.0),
     };
-    let bad = transcoded_call(35, "impaired", Impair { loss, jitter_ms, seed: 3 });
-    println!("| path | clean | 5 % loss + jitter (p95 {:.0} ms) | drop |", bad.injected_p95_ms);
+    // two impaired calls with different loss and jitter patterns, one after the other:
+    // PESQ of one 12 s utterance varies with which frames a run loses, the mean less so
+    let bad = [
+        transcoded_call(35, "impaired", Impair { loss, jitter_ms, seed: 3 }),
+        transcoded_call(58, "impaired2", Impair { loss, jitter_ms, seed: 4 }),
+    ];
+    let mean = |f: &dyn Fn(&CallResult) -> f64| (f(&bad[0]) + f(&bad[1])) / 2.0;
+    let (to_amr, to_opus, same_loss) = (mean(&|c| c.to_amr), mean(&|c| c.to_opus), mean(&|c| c.amr_same_loss));
+    println!("| path | clean | 5 % loss + jitter (p95 {:.0} / {:.0} ms), two calls | drop (each call) |", bad[0].injected_p95_ms, bad[1].injected_p95_ms);
     println!("|---|---|---|---|");
-    println!("| Opus → AMR-WB | {:.2} | {:.2} | {:.2} |", clean.to_amr, bad.to_amr, clean.to_amr - bad.to_amr);
-    println!("| AMR-WB → Opus | {:.2} | {:.2} | {:.2} |", clean.to_opus, bad.to_opus, clean.to_opus - bad.to_opus);
-    println!("jitter buffer added delay (ms): clean {:?}, impaired {:?}", clean.added_delay_ms, bad.added_delay_ms);
     println!(
-        "AMR-WB alone with the frames B's sender dropped (same decoder, no eagw, no jitter): {:.2} (drop {:.2})",
-        bad.amr_same_loss,
-        bad.amr_alone - bad.amr_same_loss
+        "| Opus → AMR-WB | {:.2} | {to_amr:.2} | {:.2} ({:.2}, {:.2}) |",
+        clean.to_amr,
+        clean.to_amr - to_amr,
+        clean.to_amr - bad[0].to_amr,
+        clean.to_amr - bad[1].to_amr
     );
-    assert!(clean.to_amr - bad.to_amr <= 0.6, "Opus → AMR-WB drop {:.2}", clean.to_amr - bad.to_amr);
+    println!(
+        "| AMR-WB → Opus | {:.2} | {to_opus:.2} | {:.2} ({:.2}, {:.2}) |",
+        clean.to_opus,
+        clean.to_opus - to_opus,
+        clean.to_opus - bad[0].to_opus,
+        clean.to_opus - bad[1].to_opus
+    );
+    println!(
+        "AMR-WB alone with the frames B's senders dropped (same decoder, no eagw, no jitter): {same_loss:.2} (calls {:.2}, {:.2}; drop {:.2})",
+        bad[0].amr_same_loss,
+        bad[1].amr_same_loss,
+        clean.amr_alone - same_loss
+    );
+    assert!(clean.to_amr - to_amr <= 0.6, "Opus → AMR-WB drop {:.2}", clean.to_amr - to_amr);
     // AMR-WB → Opus misses the 0.6 (README): AMR-WB has no FEC, and the codec's
-    // own concealment of those very losses costs about 0.75 on this speech without eagw.
+    // own concealment of those very losses costs about 0.85 on this speech without eagw.
     // What eagw adds on top (jitter, late frames, Opus) is held to 0.4.
-    assert!(
-        bad.amr_same_loss - bad.to_opus <= 0.4,
-        "AMR-WB → Opus {:.2} against the codec alone with the same loss {:.2}",
-        bad.to_opus,
-        bad.amr_same_loss
-    );
+    assert!(same_loss - to_opus <= 0.4, "AMR-WB → Opus {to_opus:.2} against the codec alone with the same loss {same_loss:.2}");
     // the delay the jitter adds: the buffers' mean added delay against the clean call's
     // (which is the wait for the next 20 ms playout tick and the one-frame minimum)
-    let bound = 1.5 * bad.injected_p95_ms;
-    let added = ((bad.added_delay_ms.0 - clean.added_delay_ms.0) as f64, (bad.added_delay_ms.1 - clean.added_delay_ms.1) as f64);
-    println!("delay added by the jitter: {added:?} ms, bound {bound:.0} ms");
-    assert!(added.0 < bound && added.1 < bound, "{added:?} vs {bound:.0} ms");
+    println!("jitter buffer added delay (ms): clean {:?}, impaired {:?} / {:?}", clean.added_delay_ms, bad[0].added_delay_ms, bad[1].added_delay_ms);
+    for b in &bad {
+        let bound = 1.5 * b.injected_p95_ms;
+        let added = ((b.added_delay_ms.0 - clean.added_delay_ms.0) as f64, (b.added_delay_ms.1 - clean.added_delay_ms.1) as f64);
+        println!("delay added by the jitter: {added:?} ms, bound {bound:.0} ms");
+        assert!(added.0 < bound && added.1 < bound, "{added:?} vs {bound:.0} ms");
+    }
 }
