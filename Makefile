@@ -1,7 +1,8 @@
 # The two set-up commands (see README.md):
 #   make run    install what is missing, build, run eagw on the embedded loopback config
 #   make test   install what is missing (Kamailio, sipp, ffmpeg, Chromium, espeak-ng, a Python
-#               venv with aiortc and pesq), build, run every test
+#               venv with aiortc and pesq), build (with the examples the tests run as
+#               peers' tools, e.g. examples/amrwb_codec), run every test
 CARGO ?= cargo
 CONFIG ?=
 
@@ -14,6 +15,7 @@ run:
 
 test:
 	@scripts/deps.sh test
+	$(CARGO) build --release --examples
 	$(CARGO) test --release --all-targets
 
 build:

@@ -104,6 +104,11 @@ fn chromium_through_eagw_to_an_ims_peer() {
 #[test]
 fn chromium_opus_through_the_transcoder_to_an_amrwb_peer() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let codec = concat!(env!("CARGO_MANIFEST_DIR"), "/target/release/examples/amrwb_codec");
+    assert!(
+        std::path::Path::new(codec).exists(),
+        "{codec} missing: `make test` builds it (`cargo build --release --examples`)"
+    );
     let mut e = Eagw::start(36, "");
     let r = call(&e, "chromium", &["--offerer", "webrtc", "--codec", "AMR-WB"]);
     let to_ims = r["sdp"]["initial: relay offer to ims"].as_str().unwrap_or_default().to_string();
