@@ -214,6 +214,9 @@ impl Dispatcher {
             .val("lateframes", i(s.late_frames))
             .val("transcodeerrors", i(s.transcode_errors))
             .val("dtmfevents", i(s.dtmf_events))
+            .val("dtmftones", i(s.dtmf_tones))
+            .val("dtmfdetected", i(s.dtmf_detected))
+            .val("dtmfplayed", i(s.dtmf_played))
             .val("errors", i(s.errors))
             .build();
         let mut ctl = DictBuilder::new();

@@ -442,7 +442,10 @@ pub async fn metrics(d: &Dispatcher) -> String {
     m("concealed_frames_total", "counter", "Transcoded frames concealed (lost, late or missing input).", s.concealed_frames);
     m("late_frames_total", "counter", "Transcoded frames sent more than 5 ms after their playout time.", s.late_frames);
     m("transcode_errors_total", "counter", "Transcoding input that could not be used (bad payloads, decode errors).", s.transcode_errors);
-    m("dtmf_events_total", "counter", "RFC 4733 telephone-event packets re-timed across a transcoded stream.", s.dtmf_events);
+    m("dtmf_events_total", "counter", "RFC 4733 telephone-event packets re-timed across a transcoded stream or originated by eagw.", s.dtmf_events);
+    m("dtmf_tones_total", "counter", "DTMF digits received as telephone-event and played as tones to a side without it.", s.dtmf_tones);
+    m("dtmf_detected_total", "counter", "DTMF digits detected in a party's audio and sent as telephone-event.", s.dtmf_detected);
+    m("dtmf_played_total", "counter", "DTMF digits injected by play DTMF.", s.dtmf_played);
     let t = &s.turn;
     m("turn_allocations", "gauge", "TURN allocations alive.", t.allocations);
     m("turn_allocations_created_total", "counter", "TURN allocations made.", t.allocations_created);

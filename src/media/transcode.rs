@@ -20,8 +20,16 @@
 //!   party sends is reported to the caller ([`PushResult::Cmr`]) for the opposite
 //!   pipeline's encoder ([`Pipeline::apply_cmr`]).
 //! - DTMF: RFC 4733 telephone-event is not buffered: each event packet is re-timed at once
-//!   onto the output timeline and clock ([`Pipeline::dtmf`]).
+//!   onto the output timeline and clock ([`Pipeline::dtmf`]). When the other side has no
+//!   telephone-event, the event is played as its tone pair into the audio instead, for as
+//!   long as the party's packets say. When the party has no telephone-event and the other
+//!   side has, digits the party sends in-band are detected ([`super::dtmf::Detector`]) and
+//!   sent as events, the tone muted once detected. `play DTMF` digits ([`Pipeline::play_dtmf`])
+//!   go out as events or tones by the same rule. Event packets eagw originates come from
+//!   [`Pipeline::pull_event`] after each [`Pipeline::pull`]; while any DTMF is playing the
+//!   pipeline keeps producing frames even if the party sends nothing.
 
+use super::dtmf::{Detected, Detector, ToneGen};
 use super::jitter::{self, JitterBuffer, Out};
 use super::rtp::RtpHeader;
 use crate::codec::amrwb::{AmrwbDecoder, AmrwbEncoder};
@@ -31,6 +39,7 @@ use crate::codec::opus::{OpusConfig, OpusDecoder, OpusEncoder};
 use crate::codec::opus_fmtp::OpusFmtp;
 use crate::codec::resample::{Downsampler, Upsampler};
 use crate::codec::{frame_samples, Decoder, Encoder, Error, Input, MAX_FRAME_SAMPLES};
+use std::collections::VecDeque;
 
 /// Output pauses after this many frame periods without a received frame (1 s).
 pub const IDLE_FRAMES: u32 = 50;
@@ -159,8 +168,15 @@ pub struct Stats {
     /// Comfort-noise packets read as silence.
     pub cn_packets: u64,
     pub dtmf_out: u64,
-    /// telephone-event packets with nowhere to go (the other side did not negotiate it).
+    /// telephone-event packets with nowhere to go (not a DTMF digit, and the other side
+    /// did not negotiate telephone-event).
     pub dtmf_dropped: u64,
+    /// Digits the party sent as events, played as tones to the other side.
+    pub dtmf_tones: u64,
+    /// Digits detected in the party's audio and sent as events.
+    pub dtmf_detected: u64,
+    /// `play DTMF` digits sent (as events or tones).
+    pub dtmf_played: u64,
     /// Payload types that are none of the negotiated ones.
     pub unknown_pt: u64,
     /// Silent frames dropped to bring the buffer's delay back to its target.
@@ -216,6 +232,51 @@ enum Rate {
     Down(Box<Downsampler>),
 }
 
+/// A `play DTMF` digit: RFC 4733 event code, length, level (RFC 4733 volume) and the
+/// silence after it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PlayDigit {
+    pub event: u8,
+    pub duration_ms: u32,
+    pub volume: u8,
+    pub pause_ms: u32,
+}
+
+/// The party's RFC 4733 event played as a tone (the other side has no telephone-event).
+struct ToneIn {
+    tone: ToneGen,
+    /// The event's timestamp in the party's stream.
+    their_ts: u32,
+    /// Samples played, and the duration the party's packets announced (at the encoder's rate).
+    played: u32,
+    until: u32,
+    ended: bool,
+}
+
+/// A digit eagw itself sends: a `play DTMF` digit, or one detected in the party's audio.
+struct OwnDigit {
+    event: u8,
+    volume: u8,
+    /// Some: played as a tone (the other side has no telephone-event); None: as events.
+    tone: Option<ToneGen>,
+    /// Event timestamp (output clock) and the duration so far of this segment.
+    ts: u32,
+    elapsed: u32,
+    /// Frames still to send (`play DTMF`); None: until the detector ends it.
+    left: Option<u32>,
+    detected: bool,
+    first: bool,
+}
+
+/// The event packets [`Pipeline::pull_event`] still has to write this frame period.
+#[derive(Clone, Copy)]
+struct EventOut {
+    marker: bool,
+    ts: u32,
+    payload: [u8; 4],
+    count: u8,
+}
+
 /// One direction of a transcoded stream.
 pub struct Pipeline {
     spec: TranscodeSpec,
@@ -241,6 +302,18 @@ pub struct Pipeline {
     marker: bool,
     /// DTMF re-timing: the party's event timestamp and eagw's timestamp for it.
     dtmf_map: Option<(u32, u32)>,
+    /// The party's event playing as a tone, and the timestamp of the last one finished
+    /// (its repeated end packets must not start it again).
+    tone_in: Option<Box<ToneIn>>,
+    tone_done: Option<u32>,
+    /// In-band detection (the party has no telephone-event, the other side has).
+    detector: Option<Box<Detector>>,
+    own: Option<Box<OwnDigit>>,
+    play: VecDeque<PlayDigit>,
+    /// Frame periods of silence still due after a played digit.
+    play_pause: u32,
+    event_out: Option<EventOut>,
+    enc_rate: u32,
     pcm: Box<[i16; MAX_FRAME_SAMPLES]>,
     pcm2: Box<[i16; MAX_FRAME_SAMPLES]>,
     pub stats: Stats,
@@ -366,6 +439,14 @@ impl Pipeline {
             idle: IDLE_FRAMES,
             marker: true,
             dtmf_map: None,
+            tone_in: None,
+            tone_done: None,
+            detector: (spec.rx_dtmf.is_none() && spec.tx_dtmf.is_some()).then(|| Box::new(Detector::new(dec_rate))),
+            own: None,
+            play: VecDeque::new(),
+            play_pause: 0,
+            event_out: None,
+            enc_rate,
             pcm: Box::new([0; MAX_FRAME_SAMPLES]),
             pcm2: Box::new([0; MAX_FRAME_SAMPLES]),
             stats: Stats::default(),
@@ -488,9 +569,10 @@ impl Pipeline {
     }
 
     /// The re-timed copy of a telephone-event packet (`payload` its 4+ octets) into `out`;
-    /// returns its length, or None if the other side has no telephone-event.
+    /// returns its length, or None if the other side has no telephone-event (a DTMF digit
+    /// then plays as a tone in the audio).
     pub fn dtmf(&mut self, h: &RtpHeader, payload: &[u8], out: &mut [u8]) -> Option<usize> {
-        let (Some((_, rx_clock)), Some((tx_pt, tx_clock))) = (self.spec.rx_dtmf, self.spec.tx_dtmf) else {
+        let Some((_, rx_clock)) = self.spec.rx_dtmf else {
             self.stats.dtmf_dropped += 1;
             return None;
         };
@@ -498,6 +580,10 @@ impl Pipeline {
             self.stats.bad_payload += 1;
             return None;
         }
+        let Some((tx_pt, tx_clock)) = self.spec.tx_dtmf else {
+            self.dtmf_to_tone(h.timestamp, payload, rx_clock);
+            return None;
+        };
         // a new event (new timestamp) starts at eagw's current output time
         let ts = match self.dtmf_map {
             Some((theirs, ours)) if theirs == h.timestamp => ours,
@@ -511,6 +597,150 @@ impl Pipeline {
         out[RTP_HEADER] = payload[0];
         out[RTP_HEADER + 1] = payload[1];
         out[RTP_HEADER + 2..RTP_HEADER + 4].copy_from_slice(&(dur.min(0xffff) as u16).to_be_bytes());
+        self.stats.dtmf_out += 1;
+        Some(RTP_HEADER + 4)
+    }
+
+    /// An event packet from the party whose other side has no telephone-event: its digit
+    /// plays as a tone for the duration the packets announce.
+    fn dtmf_to_tone(&mut self, their_ts: u32, payload: &[u8], rx_clock: u32) {
+        let (event, end, volume) = (payload[0], payload[1] & 0x80 != 0, payload[1] & 0x3f);
+        let dur = u16::from_be_bytes([payload[2], payload[3]]) as u64 * self.enc_rate as u64 / rx_clock.max(1) as u64;
+        if let Some(t) = self.tone_in.as_deref_mut().filter(|t| t.their_ts == their_ts) {
+            t.until = t.until.max(dur as u32);
+            t.ended |= end;
+            return;
+        }
+        if self.tone_done == Some(their_ts) {
+            return; // a repeated end packet of a finished digit
+        }
+        match ToneGen::new(event, self.enc_rate, volume) {
+            Some(tone) => {
+                self.stats.dtmf_tones += 1;
+                self.tone_in = Some(Box::new(ToneIn { tone, their_ts, played: 0, until: dur as u32, ended: end }));
+            }
+            None => self.stats.dtmf_dropped += 1, // not a digit: no tone for it
+        }
+    }
+
+    /// Queues `play DTMF` digits: sent after what is playing, as events if the other side
+    /// has telephone-event, else as tones. At most 64 wait; the rest are refused (false).
+    pub fn play_dtmf(&mut self, digits: &[PlayDigit]) -> bool {
+        if self.play.len() + digits.len() > 64 {
+            return false;
+        }
+        self.play.extend(digits.iter().copied());
+        true
+    }
+
+    /// Whether DTMF is playing or queued (the pipeline then sends frames even if the party
+    /// sends nothing).
+    fn dtmf_busy(&self) -> bool {
+        self.tone_in.is_some() || self.own.is_some() || !self.play.is_empty() || self.play_pause > 0
+    }
+
+    /// DTMF for the frame with output timestamp `ts` whose audio is `pcm` (encoder rate):
+    /// tones overwrite it, a detected digit mutes it, events are prepared for
+    /// [`Pipeline::pull_event`].
+    fn dtmf_frame(&mut self, ts: u32, pcm: &mut [i16], detected: Option<Detected>) {
+        let ms = |m: u32| m.div_ceil(20).max(1);
+        if let Some(t) = self.tone_in.as_deref_mut() {
+            t.tone.fill(pcm);
+            t.played += pcm.len() as u32;
+            // finished when the end packet said so, or 100 ms after the last duration
+            // announced if the end never came
+            let grace = self.enc_rate / 10;
+            if (t.ended && t.played >= t.until) || t.played >= t.until.saturating_add(grace) {
+                self.tone_done = Some(t.their_ts);
+                self.tone_in = None;
+            }
+        }
+        match detected {
+            Some(Detected::Start { event, volume }) if self.own.is_none() && self.tone_in.is_none() => {
+                self.stats.dtmf_detected += 1;
+                // the tone began two frames ago
+                let back = 2 * self.out_step;
+                self.own = Some(Box::new(OwnDigit {
+                    event,
+                    volume,
+                    tone: None,
+                    ts: ts.wrapping_sub(back),
+                    elapsed: back,
+                    left: None,
+                    detected: true,
+                    first: true,
+                }));
+            }
+            Some(Detected::End { .. }) => {
+                if let Some(o) = self.own.as_deref_mut().filter(|o| o.detected) {
+                    o.left = Some(0);
+                }
+            }
+            _ => {}
+        }
+        if self.own.is_none() && self.tone_in.is_none() {
+            if self.play_pause > 0 {
+                self.play_pause -= 1;
+                return;
+            }
+            if let Some(p) = self.play.pop_front() {
+                self.stats.dtmf_played += 1;
+                let tone = if self.spec.tx_dtmf.is_some() { None } else { ToneGen::new(p.event, self.enc_rate, p.volume) };
+                self.play_pause = ms(p.pause_ms);
+                self.own = Some(Box::new(OwnDigit {
+                    event: p.event,
+                    volume: p.volume,
+                    tone,
+                    ts,
+                    elapsed: 0,
+                    left: Some(ms(p.duration_ms)),
+                    detected: false,
+                    first: true,
+                }));
+            }
+        }
+        let Some(o) = self.own.as_deref_mut() else { return };
+        if let Some(t) = &mut o.tone {
+            t.fill(pcm);
+        } else if o.detected {
+            pcm.fill(0);
+        }
+        if o.left != Some(0) {
+            // long events go out in segments (RFC 4733 §2.5.1.3): duration fits 16 bits
+            if o.elapsed > 0xffff - self.out_step {
+                o.ts = o.ts.wrapping_add(o.elapsed);
+                o.elapsed = 0;
+            }
+            o.elapsed += self.out_step;
+            o.left = o.left.map(|l| l - 1);
+        }
+        let end = o.left == Some(0);
+        if o.tone.is_none() {
+            let d = (o.elapsed.min(0xffff) as u16).to_be_bytes();
+            self.event_out = Some(EventOut {
+                marker: std::mem::replace(&mut o.first, false),
+                ts: o.ts,
+                payload: [o.event, if end { 0x80 } else { 0 } | o.volume.min(63), d[0], d[1]],
+                // the end packet three times (RFC 4733 §2.5.1.4)
+                count: if end { 3 } else { 1 },
+            });
+        }
+        if end {
+            self.own = None;
+        }
+    }
+
+    /// After [`Pipeline::pull`]: the next telephone-event packet eagw originates this frame
+    /// period (a `play DTMF` or detected digit) into `out`; None when there is none left.
+    pub fn pull_event(&mut self, out: &mut [u8]) -> Option<usize> {
+        let (Some((pt, _)), Some(e)) = (self.spec.tx_dtmf, self.event_out.as_mut()) else { return None };
+        if out.len() < RTP_HEADER + 4 {
+            return None;
+        }
+        let e = *e;
+        self.event_out = (e.count > 1).then_some(EventOut { count: e.count - 1, marker: false, ..e });
+        self.header(out, pt, e.marker, e.ts);
+        out[RTP_HEADER..RTP_HEADER + 4].copy_from_slice(&e.payload);
         self.stats.dtmf_out += 1;
         Some(RTP_HEADER + 4)
     }
@@ -531,9 +761,11 @@ impl Pipeline {
         if out.len() < MAX_PACKET {
             return None;
         }
+        let busy = self.dtmf_busy();
         let dec = self.dec.get();
+        // None: nothing from the party this period
         let res = match self.jb.pop(now) {
-            Out::Waiting => return None,
+            Out::Waiting => None,
             Out::Frame { payload, .. } => {
                 self.idle = 0;
                 let r = match dec.decode(Input::Frame(payload), &mut self.pcm[..]) {
@@ -551,12 +783,12 @@ impl Pipeline {
                         self.stats.skipped_silence += 1;
                     }
                 }
-                r
+                Some(r)
             }
             Out::Lost { next, .. } => {
                 self.idle = 0;
                 self.stats.concealed += 1;
-                dec.decode(next.map_or(Input::Lost, Input::LostWithNext), &mut self.pcm[..])
+                Some(dec.decode(next.map_or(Input::Lost, Input::LostWithNext), &mut self.pcm[..]))
             }
             Out::Expand => {
                 self.idle = self.idle.saturating_add(1);
@@ -564,33 +796,55 @@ impl Pipeline {
                     // the party stopped sending: pause; the next talkspurt is marked
                     self.marker = true;
                     self.ts = self.ts.wrapping_add(self.out_step);
-                    return None;
+                    None
+                } else {
+                    self.stats.concealed += 1;
+                    Some(dec.decode(Input::Lost, &mut self.pcm[..]))
                 }
-                self.stats.concealed += 1;
-                dec.decode(Input::Lost, &mut self.pcm[..])
             }
         };
         let dec_rate = dec.sample_rate();
-        let n = match res {
-            Ok(n) if n == frame_samples(dec_rate) => n,
-            _ => {
+        let n = frame_samples(dec_rate);
+        match res {
+            Some(Ok(k)) if k == n => {}
+            None if !busy => return None,
+            None => self.pcm[..n].fill(0), // DTMF to play while the party is silent
+            Some(_) => {
                 // nothing usable (or a packet longer than 20 ms): a silent frame
                 self.stats.decode_errors += 1;
-                let n = frame_samples(dec_rate);
                 self.pcm[..n].fill(0);
-                n
             }
+        }
+        let detected = match (&mut self.detector, &res) {
+            (Some(d), Some(_)) => d.frame(&self.pcm[..n]),
+            _ => None,
         };
-        let pcm: &[i16] = match &mut self.rate {
-            Rate::Same => &self.pcm[..n],
+        let pcm: &mut [i16] = match &mut self.rate {
+            Rate::Same => &mut self.pcm[..n],
             Rate::Up(u) => {
                 let k = u.process(&self.pcm[..n], &mut self.pcm2[..]);
-                &self.pcm2[..k]
+                &mut self.pcm2[..k]
             }
             Rate::Down(d) => {
                 let k = d.process(&self.pcm[..n], &mut self.pcm2[..]);
-                &self.pcm2[..k]
+                &mut self.pcm2[..k]
             }
+        };
+        if busy || detected.is_some() {
+            // (the frame buffers are taken out for the call: dtmf_frame borrows self)
+            let mut tmp = [0i16; MAX_FRAME_SAMPLES];
+            let k = pcm.len();
+            tmp[..k].copy_from_slice(pcm);
+            self.dtmf_frame(self.ts, &mut tmp[..k], detected);
+            let dst = match self.rate {
+                Rate::Same => &mut self.pcm[..k],
+                _ => &mut self.pcm2[..k],
+            };
+            dst.copy_from_slice(&tmp[..k]);
+        }
+        let pcm: &[i16] = match self.rate {
+            Rate::Same => &self.pcm[..n],
+            _ => &self.pcm2[..frame_samples(self.enc_rate)],
         };
         let ts = self.ts;
         self.ts = self.ts.wrapping_add(self.out_step);
@@ -801,12 +1055,15 @@ mod tests {
         let o2 = hdr(&out[..n2]);
         assert_eq!((o2.timestamp, o2.sequence), (o.timestamp, o.sequence.wrapping_add(1)));
         assert_eq!(&out[14..16], &[0x01, 0x40]);
-        // no telephone-event on the other side: dropped and counted
+        // no telephone-event on the other side: a digit becomes a tone, anything else
+        // (16, flash) is dropped and counted
         let mut s = spec(CodecKind::Opus, 111, CodecKind::Pcmu, 0);
         s.tx_dtmf = None;
         let mut q = Pipeline::new(&s, 6).unwrap();
         assert!(q.dtmf(&h, &pkt[12..], &mut out).is_none());
-        assert_eq!(q.stats.dtmf_dropped, 1);
+        let flash = rtp(101, 9, 200_000, &[16, 10, 0, 0]);
+        assert!(q.dtmf(&hdr(&flash), &flash[12..], &mut out).is_none());
+        assert_eq!((q.stats.dtmf_tones, q.stats.dtmf_dropped), (1, 1));
     }
 
     #[test]
@@ -851,5 +1108,204 @@ mod tests {
             }
         }
         assert!(sent <= IDLE_FRAMES as usize + 2, "{sent}");
+    }
+
+    /// A PCMU → PCMA pipeline with telephone-event on the sides asked.
+    fn g711(rx_te: bool, tx_te: bool) -> Pipeline {
+        let mut s = spec(CodecKind::Pcmu, 0, CodecKind::Pcma, 8);
+        s.rx_dtmf = rx_te.then_some((101, 8000));
+        s.tx_dtmf = tx_te.then_some((100, 8000));
+        Pipeline::new(&s, 0x1234_5678_9abc_def0).unwrap()
+    }
+
+    /// What came out of one frame period: the audio decoded (if sent) and event packets.
+    struct Period {
+        audio: Option<Vec<i16>>,
+        events: Vec<RtpHeader>,
+        payloads: Vec<[u8; 4]>,
+    }
+
+    /// Pushes `pcm` (one 20 ms frame at 8 kHz, None: nothing) and optional event payloads
+    /// (timestamp, payload) as period `i`, then pulls.
+    fn period(p: &mut Pipeline, i: u32, pcm: Option<&[i16]>, events: &[(u32, [u8; 4])]) -> Period {
+        let now = 1_000 * MS + i as u64 * 20 * MS;
+        if let Some(pcm) = pcm {
+            let mut enc = [0u8; 160];
+            crate::codec::g711::encode_slice(Law::Mu, pcm, &mut enc);
+            let pkt = rtp(0, 1000 + i as u16, 5000 + i * 160, &enc);
+            p.push(now, &hdr(&pkt), &pkt[12..]);
+        }
+        let mut out = [0u8; MAX_PACKET];
+        for (ts, pl) in events {
+            let pkt = rtp(101, 1000 + i as u16, *ts, pl);
+            assert_eq!(p.push(now, &hdr(&pkt), &pkt[12..]), PushResult::Dtmf);
+            assert!(p.dtmf(&hdr(&pkt), &pkt[12..], &mut out).is_none());
+        }
+        let audio = p.pull(now + 5 * MS, &mut out).map(|n| {
+            assert_eq!(hdr(&out[..n]).payload_type, 8);
+            let mut pcm = vec![0i16; 160];
+            crate::codec::g711::decode_slice(Law::A, &out[12..n], &mut pcm);
+            pcm
+        });
+        let (mut evs, mut pls) = (vec![], vec![]);
+        while let Some(n) = p.pull_event(&mut out) {
+            evs.push(hdr(&out[..n]));
+            pls.push([out[12], out[13], out[14], out[15]]);
+        }
+        Period { audio, events: evs, payloads: pls }
+    }
+
+    fn digits(periods: &[Period]) -> Vec<(usize, Detected)> {
+        let mut d = Detector::new(8000);
+        periods.iter().enumerate().filter_map(|(i, p)| d.frame(p.audio.as_deref().unwrap_or(&[0; 160])).map(|x| (i, x))).collect()
+    }
+
+    #[test]
+    fn an_event_towards_a_side_without_telephone_event_plays_as_its_tone() {
+        let mut p = g711(true, false);
+        let mut got = vec![];
+        for i in 0..40u32 {
+            // event '5' from period 10 for 200 ms: updates every 20 ms, the end packet 3 times
+            let ev: Vec<(u32, [u8; 4])> = match i {
+                10..=19 => vec![(5000 + 1600, [5, 10, 0, ((i - 9) * 160) as u8])],
+                20 => vec![(6600, [5, 0x8a, 0x06, 0x40]); 3],
+                21 => vec![(6600, [5, 0x8a, 0x06, 0x40])], // a late repeat
+                _ => vec![],
+            };
+            let ev: Vec<(u32, [u8; 4])> = ev
+                .into_iter()
+                .map(|(t, mut pl)| {
+                    if pl[1] & 0x80 == 0 {
+                        pl[2..4].copy_from_slice(&(((i - 9) * 160) as u16).to_be_bytes());
+                    }
+                    (t, pl)
+                })
+                .collect();
+            got.push(period(&mut p, i, Some(&tone(8000, i as usize * 160)), &ev));
+        }
+        assert!(got.iter().all(|g| g.events.is_empty()));
+        let d = digits(&got);
+        assert_eq!(d.len(), 2, "{d:?}");
+        assert!(matches!(d[0], (i, Detected::Start { event: 5, volume: 9..=11 }) if (11..=14).contains(&i)), "{d:?}");
+        // 1600 samples announced: 10 frames of tone, then the party's audio again
+        assert!(matches!(d[1], (i, Detected::End { event: 5 }) if (21..=25).contains(&i)), "{d:?}");
+        assert_eq!((p.stats.dtmf_tones, p.stats.dtmf_dropped), (1, 0));
+        // the 440 Hz audio around it is back: loud and not a digit
+        assert!(got[35].audio.as_ref().is_some_and(|a| !is_quiet(a)));
+    }
+
+    #[test]
+    fn an_event_whose_end_is_lost_stops_100_ms_after_its_last_duration() {
+        let mut p = g711(true, false);
+        let mut got = vec![];
+        for i in 0..30u32 {
+            let ev = if (2..=6).contains(&i) { vec![(9999, [1, 10, 0, 0])] } else { vec![] };
+            let ev: Vec<(u32, [u8; 4])> =
+                ev.into_iter().map(|(t, mut pl)| {
+                    pl[2..4].copy_from_slice(&(((i - 1) * 160) as u16).to_be_bytes());
+                    (t, pl)
+                }).collect();
+            // the party sends no audio at all: the tone still plays
+            got.push(period(&mut p, i, None, &ev));
+        }
+        let toned = got.iter().filter(|g| g.audio.as_ref().is_some_and(|a| !is_quiet(a))).count();
+        // 800 samples announced + 100 ms of grace = 10 frames (± the first period)
+        assert!((9..=11).contains(&toned), "{toned}");
+        assert!(got[25].audio.is_none(), "stops sending once the digit is over");
+    }
+
+    #[test]
+    fn inband_digits_become_events_and_the_tone_is_muted() {
+        let mut p = g711(false, true);
+        let mut got = vec![];
+        for i in 0..30u32 {
+            let mut pcm = tone(8000, i as usize * 160);
+            if (5..15).contains(&i) {
+                crate::media::dtmf::ToneGen::new(11, 8000, 8).unwrap().fill(&mut pcm);
+            }
+            got.push(period(&mut p, i, Some(&pcm), &[]));
+        }
+        let evs: Vec<(usize, &RtpHeader, [u8; 4])> = got
+            .iter()
+            .enumerate()
+            .flat_map(|(i, g)| g.events.iter().zip(&g.payloads).map(move |(h, pl)| (i, h, *pl)))
+            .collect();
+        assert!(evs.len() >= 8 + 3, "{}", evs.len());
+        assert!(evs.iter().all(|(_, h, pl)| h.payload_type == 100 && pl[0] == 11 && h.timestamp == evs[0].1.timestamp));
+        assert!(evs[0].1.marker && evs.iter().skip(1).all(|(_, h, _)| !h.marker));
+        let durs: Vec<u16> = evs.iter().map(|(_, _, pl)| u16::from_be_bytes([pl[2], pl[3]])).collect();
+        assert!(durs.windows(2).all(|w| w[1] >= w[0]), "{durs:?}");
+        let ends: Vec<_> = evs.iter().filter(|(_, _, pl)| pl[1] & 0x80 != 0).collect();
+        assert_eq!(ends.len(), 3);
+        // about 200 ms of tone (10 frames at 8 kHz), ±2 frames of detection
+        let total = u16::from_be_bytes([ends[0].2[2], ends[0].2[3]]) as i32;
+        assert!((total - 1600).abs() <= 320, "{total}");
+        assert!(evs[0].2[1] & 0x3f >= 7 && evs[0].2[1] & 0x3f <= 9, "volume {}", evs[0].2[1]);
+        assert_eq!(p.stats.dtmf_detected, 1);
+        // the tone is muted once detected: at most 2 frames of it reach the other side
+        assert!(digits(&got).is_empty());
+        let loud = (5..15).filter(|&i| got[i].audio.as_ref().is_some_and(|a| !is_quiet(a))).count();
+        assert!(loud <= 2, "{loud}");
+        // and the party's audio is back after it
+        assert!(got[25].audio.as_ref().is_some_and(|a| !is_quiet(a)));
+    }
+
+    #[test]
+    fn play_dtmf_goes_out_as_events_or_tones_even_from_a_silent_party() {
+        let d = |e, ms| PlayDigit { event: e, duration_ms: ms, volume: 8, pause_ms: 100 };
+        // as tones: nothing received from the party at all
+        let mut p = g711(false, false);
+        assert!(p.play_dtmf(&[d(1, 100), d(12, 200)]));
+        let got: Vec<Period> = (0..30).map(|i| period(&mut p, i, None, &[])).collect();
+        let ds = digits(&got);
+        assert_eq!(ds.iter().filter(|x| matches!(x.1, Detected::Start { .. })).count(), 2, "{ds:?}");
+        assert!(matches!(ds[0].1, Detected::Start { event: 1, .. }) && matches!(ds[2].1, Detected::Start { event: 12, .. }));
+        // 100 ms, 100 ms pause, 200 ms: the second starts ten periods after the first
+        assert!(ds[2].0 - ds[0].0 == 10, "{ds:?}");
+        assert!(got.iter().all(|g| g.events.is_empty()));
+        assert_eq!(p.stats.dtmf_played, 2);
+        assert!(got[29].audio.is_none(), "quiet again once played");
+
+        // as events towards a side with telephone-event, the party's audio untouched
+        let mut p = g711(false, true);
+        let mut got = vec![];
+        for i in 0..30u32 {
+            if i == 3 {
+                assert!(p.play_dtmf(&[d(7, 100)]));
+            }
+            got.push(period(&mut p, i, Some(&tone(8000, i as usize * 160)), &[]));
+        }
+        let evs: Vec<[u8; 4]> = got.iter().flat_map(|g| g.payloads.iter().copied()).collect();
+        assert_eq!(evs.len(), 5 + 2, "{evs:?}"); // 5 frames, the last one 3 times
+        assert!(evs.iter().all(|pl| pl[0] == 7 && pl[1] & 0x3f == 8));
+        assert_eq!(u16::from_be_bytes([evs[6][2], evs[6][3]]), 800);
+        assert!(got[3..].iter().all(|g| g.audio.as_ref().is_some_and(|a| !is_quiet(a))));
+        // a flood of digits is refused past 64 queued
+        assert!(!p.play_dtmf(&[d(1, 100); 65]));
+    }
+
+    #[test]
+    fn a_long_played_event_is_sent_in_segments_that_fit_16_bits() {
+        let mut s = spec(CodecKind::Pcmu, 0, CodecKind::Opus, 111);
+        s.rx_dtmf = None;
+        s.tx_dtmf = Some((100, 48000));
+        let mut p = Pipeline::new(&s, 7).unwrap();
+        p.play_dtmf(&[PlayDigit { event: 0, duration_ms: 3000, volume: 10, pause_ms: 100 }]);
+        let mut out = [0u8; MAX_PACKET];
+        let mut evs = vec![];
+        for i in 0..200u64 {
+            let _ = p.pull(1_000 * MS + i * 20 * MS, &mut out);
+            while let Some(n) = p.pull_event(&mut out) {
+                evs.push((hdr(&out[..n]).timestamp, u16::from_be_bytes([out[14], out[15]]), out[13] & 0x80 != 0));
+            }
+        }
+        let mut segs: Vec<u32> = evs.iter().map(|e| e.0).collect();
+        segs.dedup();
+        // 3 s at 48 kHz = 144,000: three segments, each starting where the last ended
+        assert_eq!(segs.len(), 3, "{segs:?}");
+        let last = |t: u32| evs.iter().filter(|e| e.0 == t).map(|e| e.1).max().unwrap() as u32;
+        assert_eq!(segs[1].wrapping_sub(segs[0]), last(segs[0]));
+        assert_eq!(last(segs[0]) + last(segs[1]) + last(segs[2]), 150 * 960);
+        assert_eq!(evs.iter().filter(|e| e.2).count(), 3);
     }
 }

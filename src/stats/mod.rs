@@ -41,13 +41,17 @@ pub struct WorkerStats {
     pub rtcp_errors: u64,
     /// Transcoding: streams (directions) transcoded now, frames eagw encoded and sent,
     /// frames it concealed (lost, late, underrun), playout ticks more than 5 ms late,
-    /// received payloads or frames it could not use, telephone-event packets re-timed.
+    /// received payloads or frames it could not use, telephone-event packets re-timed or
+    /// originated; DTMF digits played as tones, detected in-band, played by `play DTMF`.
     pub transcoded_streams: u64,
     pub transcoded_frames: u64,
     pub concealed_frames: u64,
     pub late_frames: u64,
     pub transcode_errors: u64,
     pub dtmf_events: u64,
+    pub dtmf_tones: u64,
+    pub dtmf_detected: u64,
+    pub dtmf_played: u64,
     pub errors: u64,
     pub turn: TurnStats,
 }
@@ -157,6 +161,9 @@ impl WorkerStats {
         self.late_frames += o.late_frames;
         self.transcode_errors += o.transcode_errors;
         self.dtmf_events += o.dtmf_events;
+        self.dtmf_tones += o.dtmf_tones;
+        self.dtmf_detected += o.dtmf_detected;
+        self.dtmf_played += o.dtmf_played;
         self.errors += o.errors;
         self.turn.merge(&o.turn);
     }

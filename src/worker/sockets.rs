@@ -261,12 +261,21 @@ impl SocketTable {
                 let after = x.pipe.stats;
                 st.concealed_frames += after.concealed - before.concealed;
                 st.transcode_errors += (after.decode_errors - before.decode_errors) + (after.encode_errors - before.encode_errors);
+                st.dtmf_detected += after.dtmf_detected - before.dtmf_detected;
+                st.dtmf_played += after.dtmf_played - before.dtmf_played;
                 let fwd = s.fwd_rtp;
                 if let Some(n) = n {
                     st.transcoded_frames += 1;
                     if d.late_ns > LATE_NS {
                         st.late_frames += 1;
                     }
+                    send_own(&mut self.socks, fwd, &mut self.pbuf[..], n, now, st);
+                }
+                // telephone-event packets eagw originates this period (play DTMF, detected)
+                loop {
+                    let Some(Some(s)) = self.socks.get_mut(h as usize) else { break };
+                    let Some(n) = s.xc.as_deref_mut().and_then(|x| x.pipe.pull_event(&mut self.pbuf[..])) else { break };
+                    st.dtmf_events += 1;
                     send_own(&mut self.socks, fwd, &mut self.pbuf[..], n, now, st);
                 }
             }
@@ -484,6 +493,7 @@ impl SocketTable {
         };
         let after = x.pipe.stats;
         st.transcode_errors += (after.bad_payload - before.bad_payload) + (after.unknown_pt - before.unknown_pt);
+        st.dtmf_tones += after.dtmf_tones - before.dtmf_tones;
         if let PushResult::Cmr(m) = r {
             // the party asks for a mode of what it receives: the opposite direction's encoder
             if let Some(Some(o)) = self.socks.get_mut(fwd as usize) {
