@@ -197,11 +197,21 @@ fn apply_kv(o: &mut Options, key: &str, v: &Value) -> Result<(), String> {
                 None => return Err(format!("{key} must be an integer")),
             }
         }
+        "code" | "digit" => o.dtmf_code = Some(scalar(v).ok_or_else(|| format!("key {key:?} must be a digit or an event code"))?),
+        "duration" | "pause" | "volume" => {
+            let n = v.as_int().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()));
+            let n = Some(n.ok_or_else(|| format!("key {key:?} must be an integer"))?);
+            match key {
+                "duration" => o.dtmf_duration = n,
+                "pause" => o.dtmf_pause = n,
+                _ => o.dtmf_volume = n,
+            }
+        }
         // known keys eagw has no use for (yet): accepted silently
         "sip-message-type" | "sip-code" | "metadata" | "xmlrpc-callback" | "tos" | "record-call"
         | "to-label" | "all" | "template" | "output-destination" | "recording-file" | "recording-dir"
         | "recording-pattern" | "trigger" | "trigger-end" | "dtmf-delay" | "dtmf-security"
-        | "frequency" | "volume" | "digit" | "code" | "duration" | "media-echo" | "moh"
+        | "frequency" | "media-echo" | "moh"
         | "delay-buffer" | "audio-player" | "sip-source-address" | "trickle-ice" => {}
         other => tracing::warn!("unknown ng key {other:?} ignored"),
     }

@@ -17,11 +17,11 @@ pub const MAX_UDP_SDP: usize = 65_507 - 512;
 /// Over TCP-ng and HTTP the limit is the SDP parser's.
 pub const MAX_STREAM_SDP: usize = crate::sdp::MAX_SDP_BYTES;
 
-const COMMANDS: &[&str] = &["ping", "offer", "answer", "delete", "query", "list", "statistics"];
+const COMMANDS: &[&str] = &["ping", "offer", "answer", "delete", "query", "list", "statistics", "play-dtmf"];
 
 #[derive(Default)]
 pub struct ControlStats {
-    pub per_command: [AtomicU64; 7],
+    pub per_command: [AtomicU64; 8],
     pub errors: AtomicU64,
     pub malformed: AtomicU64,
     pub retransmissions: AtomicU64,
@@ -127,6 +127,7 @@ impl Dispatcher {
             "offer" => Request::Offer(boxed),
             "answer" => Request::Answer(boxed),
             "delete" => Request::Delete(boxed),
+            "play-dtmf" => Request::PlayDtmf(boxed),
             _ => Request::Query(boxed),
         };
         match self.ask(w, req, max_sdp).await {
@@ -148,6 +149,7 @@ impl Dispatcher {
                 Value::Dict(d)
             }
             Response::Query(r) => Value::Dict(call_report(&r)),
+            Response::Done => DictBuilder::new().str("result", "ok").build(),
             Response::Error(e) if e.load_limit => {
                 self.stats.load_limited.fetch_add(1, Ordering::Relaxed);
                 DictBuilder::new().str("result", "load limit").str("message", e.reason).build()

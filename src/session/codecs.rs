@@ -229,12 +229,13 @@ pub fn decide(offered: &[Fmt], answered: &[Fmt], o: &Options) -> Result<Option<(
 }
 
 /// Rewrites the answer towards the offerer (`m_out`, a copy of the answerer's section) to
-/// the offerer's codec of `a`, with its telephone-event and comfort noise when the
-/// answerer has them too (`b`).
+/// the offerer's codec of `a`, with its telephone-event (eagw turns events into tones and
+/// in-band digits into events when the answerer has none) and its comfort noise when the
+/// answerer has it too (`b`).
 pub fn rewrite_answer(m_out: &mut Media, a: &XcodeSide, b: &XcodeSide, offered: &[Fmt]) {
     m_out.remove_attrs(|n, _| matches!(n, "rtpmap" | "fmtp" | "rtcp-fb"));
     let mut formats = vec![a.codec.pt];
-    if let (Some((p, _)), Some(_)) = (a.dtmf, b.dtmf) {
+    if let Some((p, _)) = a.dtmf {
         formats.push(p);
     }
     if let (Some(p), Some(_)) = (a.cn, b.cn) {

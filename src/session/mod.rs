@@ -13,6 +13,7 @@
 
 pub mod call;
 pub mod codecs;
+pub mod dtmf;
 pub mod options;
 pub mod report;
 pub mod testing;
@@ -220,6 +221,9 @@ pub trait MediaSockets {
     fn close(&mut self, h: Handle);
     fn wire(&mut self, h: Handle, w: Wiring);
     fn report(&self, h: Handle) -> SocketReport;
+    /// `play DTMF` into the transcoded stream of the party this socket faces; Err (why)
+    /// if the stream is not transcoded or the queue is full.
+    fn play_dtmf(&mut self, h: Handle, digits: &[crate::media::transcode::PlayDigit]) -> Result<(), String>;
 }
 
 /// The interfaces a session may choose from (names from config, in config order).

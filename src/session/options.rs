@@ -99,6 +99,11 @@ pub struct Options {
     pub supports_load_limit: bool,
     /// list: `limit`.
     pub limit: Option<u64>,
+    /// play DTMF: `code`/`digit` (as given), `duration` and `pause` (ms), `volume` (dB).
+    pub dtmf_code: Option<String>,
+    pub dtmf_duration: Option<i64>,
+    pub dtmf_pause: Option<i64>,
+    pub dtmf_volume: Option<i64>,
     /// Warnings collected while parsing (unknown flags, flags not supported yet).
     pub warnings: Vec<String>,
 }

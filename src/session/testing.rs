@@ -12,6 +12,8 @@ pub struct FakeSockets {
     next_port: u16,
     pub open: HashMap<Handle, SocketAddr>,
     pub wiring: HashMap<Handle, Wiring>,
+    /// `play DTMF` digits taken, by socket.
+    pub played: Vec<(Handle, Vec<crate::media::transcode::PlayDigit>)>,
 }
 
 impl FakeSockets {
@@ -48,6 +50,15 @@ impl MediaSockets for FakeSockets {
     }
     fn report(&self, _h: Handle) -> SocketReport {
         SocketReport::default()
+    }
+    fn play_dtmf(&mut self, h: Handle, digits: &[crate::media::transcode::PlayDigit]) -> Result<(), String> {
+        match self.wiring.get(&h) {
+            Some(w) if w.transcode.is_some() => {
+                self.played.push((h, digits.to_vec()));
+                Ok(())
+            }
+            _ => Err("not transcoded".into()),
+        }
     }
 }
 

@@ -563,15 +563,25 @@ m=audio 49170 RTP/AVP 111 0 126\r\na=rtpmap:111 opus/48000/2\r\na=rtpmap:126 tel
 m=audio 5004 RTP/AVP {amr}\r\na=rtpmap:{amr} AMR-WB/16000\r\na=sendrecv\r\n"
     );
     let to_a = media(&c.answer(&opts("a", Some("b"), &answer), &ifaces(), &mut s, 1).unwrap());
-    // the browser gets its own Opus back; no telephone-event (the answerer has none)
-    assert_eq!(to_a.formats, vec!["111"]);
+    // the browser gets its own Opus back, and its telephone-event though the answerer has
+    // none: eagw plays the browser's events to B as tones
+    assert_eq!(to_a.formats, vec!["111", "126"]);
     let (a, b) = (&c.legs[0].medias[0], &c.legs[1].medias[0]);
     let wa = s.wiring[&a.rtp.unwrap().handle].transcode.clone().expect("A → B transcoded");
     let wb = s.wiring[&b.rtp.unwrap().handle].transcode.clone().expect("B → A transcoded");
     assert_eq!((wa.rx.kind, wa.rx.pt, wa.tx.kind, wa.tx.pt), (CodecKind::Opus, 111, CodecKind::AmrWb, amr));
     assert_eq!((wb.rx.kind, wb.tx.kind), (CodecKind::AmrWb, CodecKind::Opus));
-    // A's DTMF has nowhere to go (B has no telephone-event): counted and dropped
+    // A's DTMF goes to B as tones (B has no telephone-event), B's in-band digits to A as events
     assert_eq!((wa.rx_dtmf, wa.tx_dtmf), (Some((126, 8000)), None));
+    assert_eq!((wb.rx_dtmf, wb.tx_dtmf), (None, Some((126, 8000))));
+    // play DTMF as if from B: into B's transcoded stream (towards A)
+    let mut pd = Options { call_id: "c".into(), from_tag: "b".into(), dtmf_code: Some("12#".into()), ..Default::default() };
+    c.play_dtmf(&pd, &mut s).unwrap();
+    assert_eq!(s.played.len(), 1);
+    assert_eq!(s.played[0].0, b.rtp.unwrap().handle);
+    assert_eq!(s.played[0].1.iter().map(|d| d.event).collect::<Vec<_>>(), vec![1, 2, 11]);
+    pd.from_tag = "nobody".into();
+    assert!(c.play_dtmf(&pd, &mut s).unwrap_err().reason.contains("Unknown"));
     // a transcoded stream terminates RTCP (eagw is the RTP endpoint)
     assert!(s.wiring[&a.rtp.unwrap().handle].rtcp_gen.is_some());
     // a re-offer without the flags, answered with Opus: pass-through again
@@ -582,4 +592,7 @@ m=audio 5004 RTP/AVP 111\r\na=rtpmap:111 opus/48000/2\r\na=sendrecv\r\n";
     let a = &c.legs[0].medias[0];
     assert!(s.wiring[&a.rtp.unwrap().handle].transcode.is_none());
     assert!(s.wiring[&a.rtp.unwrap().handle].rtcp_gen.is_none());
+    // pass-through: play DTMF is refused with the reason
+    let pd = Options { call_id: "c".into(), from_tag: "a".into(), dtmf_code: Some("1".into()), ..Default::default() };
+    assert!(c.play_dtmf(&pd, &mut s).unwrap_err().reason.contains("not transcoded"));
 }

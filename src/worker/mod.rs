@@ -30,6 +30,7 @@ pub enum Request {
     Answer(Box<Options>),
     Delete(Box<Options>),
     Query(Box<Options>),
+    PlayDtmf(Box<Options>),
     List,
     Stats,
     Shutdown,
@@ -228,6 +229,13 @@ impl Worker {
             Request::Delete(o) => self.delete(&o, now),
             Request::Query(o) => match self.calls.get(&o.call_id) {
                 Some(c) => Response::Query(c.report(&self.socks, now)),
+                None => Response::Error(NgError::new("Unknown call-id")),
+            },
+            Request::PlayDtmf(o) => match self.calls.get(&o.call_id) {
+                Some(c) => match c.play_dtmf(&o, &mut self.socks) {
+                    Ok(_) => Response::Done,
+                    Err(e) => Response::Error(e),
+                },
                 None => Response::Error(NgError::new("Unknown call-id")),
             },
             Request::List => Response::List(self.calls.keys().cloned().collect()),

@@ -272,9 +272,10 @@ impl SocketTable {
                     send_own(&mut self.socks, fwd, &mut self.pbuf[..], n, now, st);
                 }
                 // telephone-event packets eagw originates this period (play DTMF, detected)
-                loop {
-                    let Some(Some(s)) = self.socks.get_mut(h as usize) else { break };
-                    let Some(n) = s.xc.as_deref_mut().and_then(|x| x.pipe.pull_event(&mut self.pbuf[..])) else { break };
+                while let Some(n) = match self.socks.get_mut(h as usize) {
+                    Some(Some(s)) => s.xc.as_deref_mut().and_then(|x| x.pipe.pull_event(&mut self.pbuf[..])),
+                    _ => None,
+                } {
                     st.dtmf_events += 1;
                     send_own(&mut self.socks, fwd, &mut self.pbuf[..], n, now, st);
                 }
@@ -933,6 +934,20 @@ impl MediaSockets for SocketTable {
                 ..s.rep
             },
             None => SocketReport::default(),
+        }
+    }
+
+    fn play_dtmf(&mut self, h: Handle, digits: &[crate::media::transcode::PlayDigit]) -> Result<(), String> {
+        let Some(Some(s)) = self.socks.get_mut(h as usize) else { return Err("no such stream".into()) };
+        let Some(x) = s.xc.as_deref_mut() else {
+            return Err("the party's audio is not transcoded: eagw injects DTMF into transcoded streams only \
+                        (offer with codec-transcode-<codec> or always-transcode)"
+                .into());
+        };
+        if x.pipe.play_dtmf(digits) {
+            Ok(())
+        } else {
+            Err("too many DTMF digits waiting to play on this stream (64)".into())
         }
     }
 }
