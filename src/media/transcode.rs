@@ -259,7 +259,8 @@ struct OwnDigit {
     volume: u8,
     /// Some: played as a tone (the other side has no telephone-event); None: as events.
     tone: Option<ToneGen>,
-    /// Event timestamp (output clock) and the duration so far of this segment.
+    /// Event timestamp (the audio's clock, as the party's own events are re-timed) and the
+    /// duration so far of this segment (the telephone-event clock).
     ts: u32,
     elapsed: u32,
     /// Frames still to send (`play DTMF`); None: until the detector ends it.
@@ -644,6 +645,8 @@ impl Pipeline {
     /// [`Pipeline::pull_event`].
     fn dtmf_frame(&mut self, ts: u32, pcm: &mut [i16], detected: Option<Detected>) {
         let ms = |m: u32| m.div_ceil(20).max(1);
+        // one frame period on the telephone-event clock (8 kHz next to Opus, often)
+        let ev_step = self.spec.tx_dtmf.map_or(self.out_step, |(_, c)| c / 50);
         if let Some(t) = self.tone_in.as_deref_mut() {
             t.tone.fill(pcm);
             t.played += pcm.len() as u32;
@@ -659,13 +662,12 @@ impl Pipeline {
             Some(Detected::Start { event, volume }) if self.own.is_none() && self.tone_in.is_none() => {
                 self.stats.dtmf_detected += 1;
                 // the tone began two frames ago
-                let back = 2 * self.out_step;
                 self.own = Some(Box::new(OwnDigit {
                     event,
                     volume,
                     tone: None,
-                    ts: ts.wrapping_sub(back),
-                    elapsed: back,
+                    ts: ts.wrapping_sub(2 * self.out_step),
+                    elapsed: 2 * ev_step,
                     left: None,
                     detected: true,
                     first: true,
@@ -707,11 +709,11 @@ impl Pipeline {
         }
         if o.left != Some(0) {
             // long events go out in segments (RFC 4733 §2.5.1.3): duration fits 16 bits
-            if o.elapsed > 0xffff - self.out_step {
-                o.ts = o.ts.wrapping_add(o.elapsed);
+            if o.elapsed > 0xffff - ev_step {
+                o.ts = o.ts.wrapping_add(o.elapsed / ev_step.max(1) * self.out_step);
                 o.elapsed = 0;
             }
-            o.elapsed += self.out_step;
+            o.elapsed += ev_step;
             o.left = o.left.map(|l| l - 1);
         }
         let end = o.left == Some(0);
