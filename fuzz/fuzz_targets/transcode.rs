@@ -3,9 +3,11 @@
 //! records of (time step, payload type choice, timestamp jump, payload length, pull?) and
 //! their payload octets. Truncated AMR-WB, Opus garbage, wrong payload types, absurd
 //! timestamps and telephone-event junk must be counted and concealed, never a panic, and
-//! every packet pulled must be well-formed RTP of the configured output payload type.
+//! every packet pulled must be well-formed RTP of the configured output payload type. With
+//! or without telephone-event on each side (events become tones, in-band digits events),
+//! and `play DTMF` digits queued along the way.
 use eagw::media::rtp::{classify, Kind, RtpHeader};
-use eagw::media::transcode::{CodecKind, CodecSpec, Pipeline, PushResult, TranscodeSpec, MAX_PACKET};
+use eagw::media::transcode::{CodecKind, CodecSpec, Pipeline, PlayDigit, PushResult, TranscodeSpec, MAX_PACKET};
 use libfuzzer_sys::fuzz_target;
 
 const KINDS: [CodecKind; 4] = [CodecKind::Pcmu, CodecKind::Pcma, CodecKind::Opus, CodecKind::AmrWb];
@@ -18,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
         CodecSpec { pt: 96, kind: rx, fmtp: fmtp.into() },
         CodecSpec { pt: 97, kind: tx, fmtp: fmtp.into() },
     );
-    spec.rx_dtmf = Some((101, rx.clock()));
+    spec.rx_dtmf = (sel & 0x40 == 0).then_some((101, rx.clock()));
     spec.tx_dtmf = (sel & 0x20 != 0).then_some((100, tx.clock()));
     spec.rx_cn = Some(13);
     let Ok(mut p) = Pipeline::new(&spec, 42) else { return };
@@ -46,12 +48,22 @@ fuzz_target!(|data: &[u8]| {
                 assert!(matches!(classify(&o[..n]), Kind::Rtp(x) if x.payload_type == 100));
             }
         }
+        if r[2] == 0xff {
+            let d = PlayDigit { event: r[3] & 15, duration_ms: r[3] as u32 * 20, volume: r[4] & 63, pause_ms: r[1] as u32 };
+            p.play_dtmf(&[d; 3]);
+        }
         if r[0] & 1 == 0 {
             if let Some(n) = p.pull(now, &mut out) {
                 match classify(&out[..n]) {
                     Kind::Rtp(x) => assert_eq!(x.payload_type, 97),
                     k => panic!("pulled {k:?}"),
                 }
+            }
+            let mut events = 0;
+            while let Some(n) = p.pull_event(&mut out) {
+                assert!(n == 16 && matches!(classify(&out[..n]), Kind::Rtp(x) if x.payload_type == 100));
+                events += 1;
+                assert!(events <= 3);
             }
         }
     }
