@@ -189,11 +189,12 @@ fn apply_kv(o: &mut Options, key: &str, v: &Value) -> Result<(), String> {
             o.supports_load_limit = strings(v).iter().any(|s| norm(s) == "load-limit");
         }
         "limit" => o.limit = v.as_int().filter(|&l| l >= 0).map(|l| l as u64),
-        "ptime" | "ptime-reverse" => {
+        "ptime" | "ptime-reverse" | "reverse-ptime" => {
             let p = v.as_int().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()));
             match p {
-                Some(20) => o.ptime = Some(20),
-                Some(p) => o.warnings.push(format!("{key}={p}: eagw sends 20 ms frames when it transcodes; ignored")),
+                Some(p @ (20 | 40 | 60)) if key == "ptime" => o.ptime = Some(p as u32),
+                Some(p @ (20 | 40 | 60)) => o.ptime_reverse = Some(p as u32),
+                Some(p) => o.warnings.push(format!("{key}={p}: eagw packetizes what it transcodes in 20, 40 or 60 ms; ignored")),
                 None => return Err(format!("{key} must be an integer")),
             }
         }

@@ -47,6 +47,8 @@ pub const IDLE_FRAMES: u32 = 50;
 pub const RTP_HEADER: usize = 12;
 /// The largest packet [`Pipeline::pull`] writes.
 pub const MAX_PACKET: usize = RTP_HEADER + 1500;
+/// The longest output packetization, in 20 ms frames (`ptime` 60).
+pub const MAX_PTIME_FRAMES: usize = 3;
 
 /// The codecs eagw transcodes between.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,6 +133,8 @@ pub struct TranscodeSpec {
     /// Opus bitrate (bit/s) and AMR-WB bitrate (picks the highest mode not above it).
     pub opus_bitrate: u32,
     pub amrwb_bitrate: u32,
+    /// Packetization eagw sends (ms): 20, 40 or 60 for G.711 and AMR-WB; Opus is always 20.
+    pub tx_ptime: u32,
 }
 
 impl TranscodeSpec {
@@ -148,6 +152,7 @@ impl TranscodeSpec {
             opus_low_delay: true,
             opus_bitrate: 64_000,
             amrwb_bitrate: 12_650,
+            tx_ptime: 20,
         }
     }
 }
@@ -315,6 +320,13 @@ pub struct Pipeline {
     play_pause: u32,
     event_out: Option<EventOut>,
     enc_rate: u32,
+    /// Output packetization: frames per packet (ptime / 20), frames collected so far, the
+    /// first one's timestamp, and the collected G.711 octets or AMR-WB frames.
+    pack: u8,
+    packed: u8,
+    pack_ts: u32,
+    pack_buf: Vec<u8>,
+    amr_pack: Box<[amrwb_rtp::Frame; MAX_PTIME_FRAMES]>,
     pcm: Box<[i16; MAX_FRAME_SAMPLES]>,
     pcm2: Box<[i16; MAX_FRAME_SAMPLES]>,
     pub stats: Stats,
@@ -416,6 +428,12 @@ impl Pipeline {
             (_, b) => return Err(Error::BadRate(b)),
         };
         let amr_in = (rx == CodecKind::AmrWb).then(|| amr_fmtp(&spec.rx.fmtp).framing());
+        // Opus is always sent in 20 ms packets (what browsers use); G.711 and AMR-WB in
+        // 20, 40 or 60
+        let pack = match tx {
+            CodecKind::Opus => 1,
+            _ => (spec.tx_ptime / 20).clamp(1, MAX_PTIME_FRAMES as u32) as u8,
+        };
         let jb = JitterBuffer::new(jitter::Config {
             clock_rate: rx.clock(),
             frame_ms: 20,
@@ -448,6 +466,11 @@ impl Pipeline {
             play_pause: 0,
             event_out: None,
             enc_rate,
+            pack,
+            packed: 0,
+            pack_ts: 0,
+            pack_buf: if pack > 1 { vec![0; pack as usize * 160] } else { vec![] },
+            amr_pack: Box::default(),
             pcm: Box::new([0; MAX_FRAME_SAMPLES]),
             pcm2: Box::new([0; MAX_FRAME_SAMPLES]),
             stats: Stats::default(),
@@ -809,7 +832,10 @@ impl Pipeline {
         let n = frame_samples(dec_rate);
         match res {
             Some(Ok(k)) if k == n => {}
-            None if !busy => return None,
+            None if !busy => {
+                self.packed = 0; // a partial packet at a pause is not sent
+                return None;
+            }
             None => self.pcm[..n].fill(0), // DTMF to play while the party is silent
             Some(_) => {
                 // nothing usable (or a packet longer than 20 ms): a silent frame
@@ -850,36 +876,71 @@ impl Pipeline {
         };
         let ts = self.ts;
         self.ts = self.ts.wrapping_add(self.out_step);
+        if self.packed == 0 {
+            self.pack_ts = ts;
+        }
         let (head, body) = out.split_at_mut(RTP_HEADER);
-        let len = match &mut self.enc {
+        // Ok(None): the frame waits for the rest of its packet (ptime > 20)
+        let len: Result<Option<usize>, Error> = match &mut self.enc {
             Enc::Amr(e, framing) => {
                 let mut store = [0u8; 64];
                 match e.encode(pcm, &mut store) {
-                    Ok(0) => Ok(0),
-                    Ok(k) => amrwb_rtp::Frame::from_storage(&store[..k])
-                        .and_then(|f| amrwb_rtp::packetize(self.cmr_out, &[f], *framing, body)),
+                    // DTX: what is collected goes out now
+                    Ok(0) if self.packed == 0 => Ok(Some(0)),
+                    Ok(0) => amrwb_rtp::packetize(self.cmr_out, &self.amr_pack[..self.packed as usize], *framing, body).map(Some),
+                    Ok(k) => amrwb_rtp::Frame::from_storage(&store[..k]).and_then(|f| {
+                        self.amr_pack[self.packed as usize] = f;
+                        self.packed += 1;
+                        if self.packed < self.pack {
+                            return Ok(None);
+                        }
+                        amrwb_rtp::packetize(self.cmr_out, &self.amr_pack[..self.packed as usize], *framing, body).map(Some)
+                    }),
                     Err(e) => Err(e),
                 }
             }
-            e => e.get().encode(pcm, body),
+            e if self.pack > 1 => {
+                // G.711: the frames side by side
+                let at = self.packed as usize * pcm.len();
+                match e.get().encode(pcm, &mut self.pack_buf[at..]) {
+                    Ok(k) => {
+                        self.packed += 1;
+                        if self.packed < self.pack {
+                            Ok(None)
+                        } else {
+                            let n = at + k;
+                            body[..n].copy_from_slice(&self.pack_buf[..n]);
+                            Ok(Some(n))
+                        }
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            e => e.get().encode(pcm, body).map(Some),
         };
+        let frames = self.packed.max(1) as u64;
         let len = match len {
-            Ok(0) => {
+            Ok(None) => return None,
+            Ok(Some(0)) => {
+                self.packed = 0;
                 self.stats.dtx_frames += 1;
                 self.marker = true;
                 return None;
             }
-            Ok(k) => k,
+            Ok(Some(k)) => k,
             Err(_) => {
+                self.packed = 0;
                 self.stats.encode_errors += 1;
                 return None;
             }
         };
+        self.packed = 0;
+        let ts = self.pack_ts;
         let marker = std::mem::replace(&mut self.marker, false);
         let mut hdr = [0u8; RTP_HEADER];
         self.header(&mut hdr, self.spec.tx.pt, marker, ts);
         head.copy_from_slice(&hdr);
-        self.stats.frames_out += 1;
+        self.stats.frames_out += frames;
         Some(RTP_HEADER + len)
     }
 }
@@ -902,6 +963,7 @@ mod tests {
             opus_low_delay: true,
             opus_bitrate: 64_000,
             amrwb_bitrate: 12_650,
+            tx_ptime: 20,
         }
     }
 
@@ -1309,5 +1371,36 @@ mod tests {
         assert_eq!(segs[1].wrapping_sub(segs[0]), last(segs[0]));
         assert_eq!(last(segs[0]) + last(segs[1]) + last(segs[2]), 150 * 960);
         assert_eq!(evs.iter().filter(|e| e.2).count(), 3);
+    }
+
+    #[test]
+    fn ptime_40_and_60_put_two_or_three_frames_in_a_packet() {
+        for (tx, pt, ptime) in [(CodecKind::Pcma, 8u8, 40u32), (CodecKind::AmrWb, 96, 60), (CodecKind::Opus, 111, 60)] {
+            let mut s = spec(CodecKind::Pcmu, 0, tx, pt);
+            s.tx_ptime = ptime;
+            let mut p = Pipeline::new(&s, 99).unwrap();
+            let out = run(&mut p, 60, |_| false);
+            let k = if tx == CodecKind::Opus { 1 } else { ptime / 20 };
+            let step = k * frame_samples(tx.clock()) as u32;
+            assert!(out.len() >= 55 / k as usize - 1, "{tx:?}: {} packets", out.len());
+            let hs: Vec<RtpHeader> = out.iter().map(|p| hdr(p)).collect();
+            for w in hs.windows(2) {
+                assert_eq!(w[1].timestamp, w[0].timestamp.wrapping_add(step), "{tx:?}");
+                assert_eq!(w[1].sequence, w[0].sequence.wrapping_add(1));
+            }
+            assert!(hs[0].marker && !hs[1].marker);
+            for pk in &out {
+                match tx {
+                    CodecKind::Pcma => assert_eq!(pk.len(), 12 + 320),
+                    CodecKind::AmrWb => {
+                        let mut pl = Payload::default();
+                        amrwb_rtp::depacketize(&pk[12..], Framing::BandwidthEfficient, &mut pl).unwrap();
+                        assert_eq!(pl.count, 3);
+                    }
+                    _ => assert!(pk.len() < 12 + 400),
+                }
+            }
+            assert_eq!(p.stats.frames_out, out.len() as u64 * k as u64);
+        }
     }
 }

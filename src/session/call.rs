@@ -6,7 +6,7 @@ use super::webrtc::{self, DtlsSide, Setup};
 use super::{
     Crypt, Handle, IceMode, Interfaces, LearnOpts, LocalPort, MediaSockets, NgError, Options, RtcpGen, Wiring,
 };
-use crate::media::transcode::TranscodeSpec;
+use crate::media::transcode::{CodecKind, TranscodeSpec};
 use crate::config::Learning;
 use crate::transport::ice::Creds;
 use crate::sdp::{self, Family, Line, Media, Sdp};
@@ -90,6 +90,10 @@ pub struct MediaState {
     pub offered: Vec<Fmt>,
     /// Transcoding: what this party speaks (None: the stream is passed through).
     pub xcode: Option<XcodeSide>,
+    /// The party's `a=ptime` (what it prefers to receive), and the packetization ng's
+    /// `ptime` / `ptime-reverse` asked towards it; eagw honours them when it transcodes.
+    pub ptime: Option<u32>,
+    pub ptime_out: Option<u32>,
 }
 
 impl MediaState {
@@ -200,6 +204,17 @@ const ICE_ATTRS: &[&str] = &[
     "remote-candidates",
     "end-of-candidates",
 ];
+
+/// The party's `a=ptime` when eagw can send it (20, 40 or 60 ms).
+fn ptime_of(m: &Media) -> Option<u32> {
+    m.attr("ptime").and_then(|v| v.trim().parse().ok()).filter(|p| matches!(p, 20 | 40 | 60))
+}
+
+/// `a=ptime:p` in `m`, replacing the party's.
+fn set_ptime(m: &mut Media, p: u32) {
+    m.remove_attrs(|n, _| n == "ptime");
+    m.lines.push(Line { kind: b'a', value: format!("ptime:{p}") });
+}
 
 /// The clock rate of each payload type of `m` (for RTCP statistics).
 fn clocks_of(m: &Media) -> Vec<(u8, u32)> {
@@ -519,6 +534,13 @@ impl Call {
                 ma.mid = m_in.attr("mid").map(|v| v.trim().to_string());
                 ma.clocks = clocks_of(m_in);
                 ma.offered = codecs::formats_of(m_in);
+                ma.ptime = ptime_of(m_in);
+                if o.ptime_reverse.is_some() {
+                    ma.ptime_out = o.ptime_reverse;
+                }
+            }
+            if o.ptime.is_some() {
+                self.legs[b].medias[i].ptime_out = o.ptime;
             }
             let a_ice = webrtc::ice_creds(&input, m_in);
             offerer_ice(&mut self.legs[a].medias[i], a_ice.clone())?;
@@ -580,6 +602,9 @@ impl Call {
                 m_out.remove_attrs(|n, _| n == "rtcp-fb");
             }
             apply_codec_opts(m_out, o)?;
+            if let Some(p) = o.ptime {
+                set_ptime(m_out, p);
+            }
             let notes = codecs::add_transcodes(m_out, &self.legs[a].medias[i].offered, o);
             self.notes.extend(notes);
             if m_out.formats.is_empty() {
@@ -703,6 +728,7 @@ impl Call {
                 mb.remote = remote;
                 mb.remote_rtcp = if answered_mux { remote } else { remote_rtcp };
                 mb.clocks = clocks_of(m_in);
+                mb.ptime = ptime_of(m_in);
                 mb.rtcp_mux = answered_mux || mb.rtcp_mux;
                 mb.rejected = m_in.port == 0;
                 if proto_kind(&m_in.proto) != proto_kind(&mb.proto) && !o.transport_protocol.as_deref().is_some_and(|p| p.eq_ignore_ascii_case("accept")) {
@@ -729,6 +755,13 @@ impl Call {
             };
             self.legs[b].medias[i].xcode = decision.as_ref().map(|d| d.1.clone());
             let b_mux = self.legs[b].medias[i].rtcp_mux;
+            let asked = self.legs[a].medias[i].ptime_out.or(self.legs[b].medias[i].ptime_out);
+            if let (None, Some(p), false) = (&decision, asked, m_in.port == 0) {
+                self.notes.push(format!(
+                    "m={}: ptime {p} applies to transcoded streams; this one is passed through with the parties' own packetization",
+                    m_in.media
+                ));
+            }
             let ma = &mut self.legs[a].medias[i];
             ma.xcode = decision.as_ref().map(|d| d.0.clone());
             let rejected = m_in.port == 0 || ma.rejected;
@@ -768,6 +801,12 @@ impl Call {
             m_out.port = rtp.bound.port();
             if let Some((xa, xb)) = &decision {
                 codecs::rewrite_answer(m_out, xa, xb, &ma.offered);
+                // the answerer's ptime is its own preference, which eagw absorbs
+                m_out.remove_attrs(|n, _| n == "ptime");
+            }
+            // (eagw always sends Opus in 20 ms packets)
+            if let Some(p) = ma.ptime_out.filter(|_| decision.as_ref().is_some_and(|(xa, _)| xa.codec.kind != CodecKind::Opus)) {
+                set_ptime(m_out, p);
             }
             // SDES towards the offerer: take the first suite it offered that we speak
             if !ma.sdes_offered.is_empty() {
@@ -851,6 +890,7 @@ impl Call {
             (Some(f), Some(t)) => Some(TranscodeSpec {
                 rx: f.codec.clone(),
                 tx: t.codec.clone(),
+                tx_ptime: to.ptime_out.or(to.ptime).unwrap_or(20),
                 rx_dtmf: f.dtmf,
                 tx_dtmf: t.dtmf,
                 rx_cn: f.cn,
@@ -990,6 +1030,8 @@ fn ensure_media(
         clocks: vec![],
         offered: vec![],
         xcode: None,
+        ptime: None,
+        ptime_out: None,
     };
     if leg.medias.len() > i {
         leg.medias[i] = st;

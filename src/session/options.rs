@@ -79,8 +79,10 @@ pub struct Options {
     pub always_transcode: bool,
     /// `force transcoding`: transcode even between identical codecs.
     pub force_transcoding: bool,
-    /// `ptime`: only 20 ms is produced when transcoding.
+    /// `ptime` / `ptime-reverse` (offer only): the packetization eagw sends, when it
+    /// transcodes, towards the answerer / the offerer (20, 40 or 60 ms).
     pub ptime: Option<u32>,
+    pub ptime_reverse: Option<u32>,
     pub learning: Option<Learning>,
     pub media_handover: bool,
     pub asymmetric: bool,

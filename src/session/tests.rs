@@ -596,3 +596,40 @@ m=audio 5004 RTP/AVP 111\r\na=rtpmap:111 opus/48000/2\r\na=sendrecv\r\n";
     let pd = Options { call_id: "c".into(), from_tag: "a".into(), dtmf_code: Some("1".into()), ..Default::default() };
     assert!(c.play_dtmf(&pd, &mut s).unwrap_err().reason.contains("not transcoded"));
 }
+
+#[test]
+fn ptime_is_asked_of_transcoded_streams_towards_each_side() {
+    use crate::media::transcode::CodecKind;
+    const IMS: &str = "v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n\
+m=audio 49170 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\na=ptime:60\r\na=sendrecv\r\n";
+    let (mut c, mut s) = setup();
+    let mut o = opts("a", None, IMS);
+    o.codec_mask = vec!["all".into()];
+    o.codec_transcode = vec!["AMR-WB".into()];
+    o.ptime = Some(40);
+    let to_b = media(&c.offer(&o, &ifaces(), &mut s, 0).unwrap());
+    assert_eq!(to_b.attrs("ptime").collect::<Vec<_>>(), vec!["40"]);
+    let amr = codecs::formats_of(&to_b)[0].pt;
+    let answer = format!(
+        "v=0\r\no=b 1 1 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\n\
+m=audio 5004 RTP/AVP {amr}\r\na=rtpmap:{amr} AMR-WB/16000\r\na=ptime:20\r\na=sendrecv\r\n"
+    );
+    let to_a = media(&c.answer(&opts("a", Some("b"), &answer), &ifaces(), &mut s, 1).unwrap());
+    // the answerer's own ptime is not passed on: A keeps getting what it asked for
+    assert!(to_a.attrs("ptime").next().is_none());
+    let (a, b) = (&c.legs[0].medias[0], &c.legs[1].medias[0]);
+    let wa = s.wiring[&a.rtp.unwrap().handle].transcode.clone().unwrap();
+    let wb = s.wiring[&b.rtp.unwrap().handle].transcode.clone().unwrap();
+    // towards B: ng's ptime (40) over B's a=ptime (20); towards A: A's a=ptime (60)
+    assert_eq!((wa.tx.kind, wa.tx_ptime), (CodecKind::AmrWb, 40));
+    assert_eq!((wb.tx.kind, wb.tx_ptime), (CodecKind::Pcma, 60));
+    // ptime on a call that is passed through: a note, nothing changed
+    let (mut c, mut s) = setup();
+    let mut o = opts("a", None, IMS);
+    o.ptime = Some(40);
+    c.offer(&o, &ifaces(), &mut s, 0).unwrap();
+    let same = "v=0\r\no=b 1 1 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\n\
+m=audio 5004 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\na=sendrecv\r\n";
+    c.answer(&opts("a", Some("b"), same), &ifaces(), &mut s, 1).unwrap();
+    assert!(c.notes.iter().any(|n| n.contains("ptime 40 applies to transcoded streams")), "{:?}", c.notes);
+}
