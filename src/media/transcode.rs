@@ -292,6 +292,10 @@ pub struct Pipeline {
     rate: Rate,
     /// AMR-WB framing of the received stream.
     amr_in: Option<Framing>,
+    /// G.711 in packets other than 20 ms: the timestamp grid of 20 ms frames and the frame
+    /// being gathered (its timestamp, octets so far, octets).
+    g711_base: Option<u32>,
+    g711_part: Option<Box<(u32, u16, [u8; 160])>>,
     /// Scratch for AMR-WB depacketizing.
     amr_payload: Box<Payload>,
     /// The CMR eagw sends (a mode, or none).
@@ -448,6 +452,8 @@ impl Pipeline {
             enc,
             rate,
             amr_in,
+            g711_base: None,
+            g711_part: None,
             amr_payload: Box::default(),
             cmr_out: CMR_NONE,
             last_cmr_in: CMR_NONE,
@@ -566,14 +572,19 @@ impl Pipeline {
                 }
             }
             CodecKind::Pcmu | CodecKind::Pcma => {
-                // 20 ms frames; a longer packet is split, a partial frame is not playable
-                if payload.is_empty() || payload.len() % 160 != 0 || payload.len() > 160 * 8 {
+                if payload.is_empty() || payload.len() > 160 * 8 {
                     self.stats.bad_payload += 1;
                     return PushResult::Done;
                 }
-                for (i, chunk) in payload.chunks(160).enumerate() {
-                    self.stats.frames_in += 1;
-                    self.jb.push(now, h.sequence, h.timestamp.wrapping_add(i as u32 * 160), chunk);
+                if self.g711_part.is_none() && payload.len() % 160 == 0 {
+                    // whole 20 ms frames (the usual case): a longer packet is split
+                    self.g711_base = Some(h.timestamp);
+                    for (i, chunk) in payload.chunks(160).enumerate() {
+                        self.stats.frames_in += 1;
+                        self.jb.push(now, h.sequence, h.timestamp.wrapping_add(i as u32 * 160), chunk);
+                    }
+                } else {
+                    self.push_g711_parts(now, h, payload);
                 }
             }
             CodecKind::Opus => {
@@ -590,6 +601,38 @@ impl Pipeline {
             }
         }
         PushResult::Done
+    }
+
+    /// G.711 in packets that are not whole 20 ms frames (10 or 30 ms ptime): the samples
+    /// are gathered into 20 ms frames on a grid of the stream's timestamps; a frame whose
+    /// start or rest never arrives is lost (and concealed), not played in part.
+    fn push_g711_parts(&mut self, now: u64, h: &RtpHeader, payload: &[u8]) {
+        let base = *self.g711_base.get_or_insert(h.timestamp);
+        let mut ts = h.timestamp;
+        let mut rest = payload;
+        while !rest.is_empty() {
+            let off = ts.wrapping_sub(base) % 160;
+            let frame_ts = ts.wrapping_sub(off);
+            let take = (160 - off as usize).min(rest.len());
+            let part = match self.g711_part.take() {
+                Some(p) if p.0 == frame_ts && p.1 as u32 == off => Some(p),
+                _ if off == 0 => Some(Box::new((frame_ts, 0, [0u8; 160]))),
+                _ => None, // the middle of a frame whose start is missing
+            };
+            if let Some(mut p) = part {
+                let at = p.1 as usize;
+                p.2[at..at + take].copy_from_slice(&rest[..take]);
+                p.1 += take as u16;
+                if p.1 == 160 {
+                    self.stats.frames_in += 1;
+                    self.jb.push(now, h.sequence, frame_ts, &p.2);
+                } else {
+                    self.g711_part = Some(p);
+                }
+            }
+            ts = ts.wrapping_add(take as u32);
+            rest = &rest[take..];
+        }
     }
 
     /// The re-timed copy of a telephone-event packet (`payload` its 4+ octets) into `out`;
@@ -1401,6 +1444,46 @@ mod tests {
                 }
             }
             assert_eq!(p.stats.frames_out, out.len() as u64 * k as u64);
+        }
+    }
+
+    #[test]
+    fn g711_in_10_and_30_ms_packets_is_gathered_into_20_ms_frames() {
+        for ms in [10usize, 30] {
+            let mut p = Pipeline::new(&spec(CodecKind::Pcmu, 0, CodecKind::Pcma, 8), 3).unwrap();
+            let n = ms * 8;
+            let pcm: Vec<i16> = (0..60).flat_map(|i| tone(8000, i * 160)).collect();
+            let mut enc = vec![0u8; pcm.len()];
+            crate::codec::g711::encode_slice(Law::Mu, &pcm, &mut enc);
+            let mut buf = [0u8; MAX_PACKET];
+            let mut out = vec![];
+            let (mut sent, mut period) = (0usize, 0u64);
+            // packets at their own pace, pulls every 20 ms; packet 7 is lost
+            for (k, chunk) in enc.chunks(n).enumerate() {
+                let now = 1_000 * MS + (k * ms) as u64 * MS;
+                if k != 7 {
+                    let pkt = rtp(0, 500 + k as u16, 9_000 + (k * n) as u32, chunk);
+                    assert_eq!(p.push(now, &hdr(&pkt), &pkt[12..]), PushResult::Done);
+                }
+                sent += chunk.len();
+                while 1_000 * MS + period * 20 * MS + 5 * MS <= now {
+                    if let Some(l) = p.pull(1_000 * MS + period * 20 * MS + 5 * MS, &mut buf) {
+                        out.push(buf[12..l].to_vec());
+                    }
+                    period += 1;
+                }
+            }
+            assert_eq!(sent, 60 * 160);
+            assert_eq!(p.stats.bad_payload, 0, "{ms} ms");
+            // every frame but the one or two the lost packet touched made it in
+            assert!(p.stats.frames_in >= 58, "{ms} ms: {} frames", p.stats.frames_in);
+            // and what came out is the tone, at full level
+            let loud = out.iter().filter(|f| {
+                let mut d = [0i16; 160];
+                crate::codec::g711::decode_slice(Law::A, f, &mut d);
+                !is_quiet(&d)
+            });
+            assert!(loud.count() >= 50, "{ms} ms");
         }
     }
 }
