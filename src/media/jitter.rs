@@ -19,8 +19,10 @@
 //!   is already due later than the target plus 10 ms by the fastest path gives that frame
 //!   up (the playout point moves on): the quantile's late share is lost rather than
 //!   delaying every frame after it by one more frame.
-//! - Shrinking: when more is buffered than the target by [`Config::shrink_ms`], one frame
-//!   is dropped ([`Stats::shrunk`]); a caller that knows a frame is silence does it
+//! - Shrinking: when more is buffered than the target by [`Config::shrink_ms`], two frames
+//!   are played in one period (`Out::Frame`'s `merge`: the caller splices them into one
+//!   frame's length where they look most alike, so speech is shortened rather than cut;
+//!   [`Stats::shrunk`]); a caller that knows a frame is silence does it
 //!   earlier and inaudibly with [`JitterBuffer::skip_next`] (as soon as
 //!   [`JitterBuffer::excess_ms`] > 0). A fast sender or a burst therefore cannot grow
 //!   the delay without bound, and an overfull ring drops its oldest frame.
@@ -82,8 +84,9 @@ pub enum Push {
 pub enum Out<'a> {
     /// Nothing to play yet (before the first frame's playout time): play silence.
     Waiting,
-    /// The frame to decode.
-    Frame { ts: u32, payload: &'a [u8] },
+    /// The frame to decode; with `merge`, the buffer is shrinking and the frame after it
+    /// is played in the same period (decode both, splice them into one frame's length).
+    Frame { ts: u32, payload: &'a [u8], merge: Option<&'a [u8]> },
     /// This frame was lost; `next` is the following frame if it is here (Opus FEC).
     Lost { ts: u32, next: Option<&'a [u8]> },
     /// Buffer empty: conceal without consuming a frame (underrun or DTX pause).
@@ -362,6 +365,14 @@ impl JitterBuffer {
         false
     }
 
+    /// The delay the buffer added to frame `ext` played at `now`, into the stats.
+    fn add_delay(&mut self, ext: u64, now: u64) {
+        if let Some(f) = self.fastest_us {
+            let media_us = (ext as u128 * 1_000_000 / self.cfg.clock_rate as u128) as i64;
+            self.stats.added_delay_us += ((now / 1000) as i64 - media_us - f).max(0) as u64;
+        }
+    }
+
     /// One frame period of playout at `now` (ns), called by the playout timer.
     pub fn pop(&mut self, now: u64) -> Out<'_> {
         let Some(mut next) = self.next else { return Out::Waiting };
@@ -398,27 +409,34 @@ impl JitterBuffer {
             }
             self.underrun = false;
         }
-        // too much buffered: drop one frame
+        // too much buffered: two frames in this period (merged by the caller), or a
+        // missing one skipped
         let level_ms = (newest.saturating_sub(next) / self.frame_ts + 1) * self.cfg.frame_ms as u64;
         if level_ms > (self.target_ms + self.cfg.shrink_ms) as u64 && newest > next {
-            let i = self.slot_of(next);
+            let (i, j) = (self.slot_of(next), self.slot_of(next + self.frame_ts));
+            self.stats.shrunk += 1;
+            if self.slots[i].ts == Some(next) && self.slots[j].ts == Some(next + self.frame_ts) {
+                self.slots[i].ts = None;
+                self.slots[j].ts = None;
+                self.next = Some(next + 2 * self.frame_ts);
+                self.stats.played += 1;
+                self.add_delay(next, now);
+                let (a, b) = (&self.slots[i], &self.slots[j]);
+                return Out::Frame { ts: next as u32, payload: &a.data[..a.len], merge: Some(&b.data[..b.len]) };
+            }
             if self.slots[i].ts == Some(next) {
                 self.slots[i].ts = None;
             }
             next += self.frame_ts;
-            self.stats.shrunk += 1;
         }
         self.next = Some(next + self.frame_ts);
         let i = self.slot_of(next);
         if self.slots[i].ts == Some(next) {
             self.slots[i].ts = None;
             self.stats.played += 1;
-            if let Some(f) = self.fastest_us {
-                let media_us = (next as u128 * 1_000_000 / self.cfg.clock_rate as u128) as i64;
-                self.stats.added_delay_us += ((now / 1000) as i64 - media_us - f).max(0) as u64;
-            }
+            self.add_delay(next, now);
             let s = &self.slots[i];
-            return Out::Frame { ts: next as u32, payload: &s.data[..s.len] };
+            return Out::Frame { ts: next as u32, payload: &s.data[..s.len], merge: None };
         }
         self.stats.lost += 1;
         let j = self.slot_of(next + self.frame_ts);
