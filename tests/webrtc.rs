@@ -101,6 +101,9 @@ fn chromium_through_eagw_to_an_ims_peer() {
 /// The browser speaks Opus, the IMS peer only AMR-WB (`codec-mask-all
 /// codec-transcode-AMR-WB`): eagw transcodes both ways. The peer's frames come from
 /// libvo-amrwbenc (`examples/amrwb_codec`); what it receives is decoded by ffmpeg.
+/// After the speech the browser sends "1#" with `RTCDTMFSender.insertDTMF`; the peer
+/// negotiated no telephone-event, so eagw plays the digits as tones, and the harness finds
+/// them in the peer's audio with its own DFT detector (none in the speech before them).
 #[test]
 fn chromium_opus_through_the_transcoder_to_an_amrwb_peer() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
@@ -110,7 +113,7 @@ fn chromium_opus_through_the_transcoder_to_an_amrwb_peer() {
         "{codec} missing: `make test` builds it (`cargo build --release --examples`)"
     );
     let mut e = Eagw::start(36, "");
-    let r = call(&e, "chromium", &["--offerer", "webrtc", "--codec", "AMR-WB"]);
+    let r = call(&e, "chromium", &["--offerer", "webrtc", "--codec", "AMR-WB", "--dtmf", "1#"]);
     let to_ims = r["sdp"]["initial: relay offer to ims"].as_str().unwrap_or_default().to_string();
     assert!(to_ims.contains("AMR-WB/16000") && !to_ims.contains("opus"), "{to_ims}");
     let q = &r["query"];
@@ -128,6 +131,10 @@ fn chromium_opus_through_the_transcoder_to_an_amrwb_peer() {
         .collect();
     assert!(x.contains(&("opus".into(), "AMR-WB".into())) && x.contains(&("AMR-WB".into(), "opus".into())), "{x:?}");
     assert!(total(&mut e, "transcodedframes") >= 600);
+    assert_eq!(r["dtmf_heard"], "1#", "{}", r["dtmf_digits"]);
+    assert_eq!(r["dtmf_in_speech"], "", "{}", r["dtmf_digits"]);
+    assert_eq!(total(&mut e, "dtmftones"), 2, "the browser's two events played as tones");
+    eprintln!("DTMF heard {} {} (tonechanges {})", r["dtmf_heard"], r["dtmf_digits"], r["dtmf_tonechanges"]);
     e.terminate();
 }
 

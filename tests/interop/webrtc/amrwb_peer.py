@@ -79,8 +79,10 @@ def depacketize(payload: bytes) -> list[bytes]:
 
 
 class AmrwbPeer(ImsPeer):
-    def __init__(self, local_port: int):
+    def __init__(self, local_port: int, telephone_event: bool = True):
+        """telephone_event=False: answer without telephone-event even when it is offered."""
         super().__init__(local_port, "PCMU", None)
+        self.telephone_event = telephone_event
         self.codec, self.pt = "AMR-WB", 96
         self._rx_frames: dict[int, bytes] = {}
 
@@ -100,7 +102,7 @@ class AmrwbPeer(ImsPeer):
             raise ValueError(f"relay offer has no AMR-WB: {o['rtpmap']}")
         self.pt = pt
         te = next((p for p, name in o["rtpmap"].items() if name == "telephone-event"), None)
-        return self._sdp(te, 1)
+        return self._sdp(te if self.telephone_event else None, 1)
 
     def play(self, wav_path: str) -> None:
         work = tempfile.mkdtemp(prefix="amrwb-")

@@ -98,3 +98,45 @@ def pesq_nb_detail(ref_wav: str, deg_wav: str) -> dict:
 
 def pesq_nb(ref_wav: str, deg_wav: str) -> float:
     return pesq_nb_detail(ref_wav, deg_wav)["pesq"]
+
+
+DTMF_LOW, DTMF_HIGH = (697, 770, 852, 941), (1209, 1336, 1477, 1633)
+DTMF_KEYS = ("123A", "456B", "789C", "*0#D")  # [low][high]
+
+
+def dtmf_frames(pcm: np.ndarray, floor_dbfs: float = -45.0) -> list[dict | None]:
+    """Per 20 ms frame (8 kHz) the DTMF key it holds, or None: a DFT at the 8 DTMF
+    frequencies; the key is the strongest low + the strongest high tone, each at least
+    4x the power of every other tone of its group, the pair >= 60 % of the frame's
+    power, the frame above `floor_dbfs` (RMS, so silence is no key)."""
+    n = RATE // 50
+    x = pcm[: len(pcm) // n * n].astype(np.float64).reshape(-1, n)
+    basis = np.exp(-2j * np.pi * np.outer(np.arange(n) / RATE, DTMF_LOW + DTMF_HIGH))
+    power = 2 * np.abs(x @ basis) ** 2 / n  # = the frame's sum of squares for a pure tone
+    total = (x ** 2).sum(axis=1)
+    floor = n * (32768 * 10 ** (floor_dbfs / 20)) ** 2
+    out = []
+    for p, tot in zip(power, total):
+        lo, hi = p[:4], p[4:]
+        i, j = int(np.argmax(lo)), int(np.argmax(hi))
+        ok = (tot >= floor and lo[i] >= 4 * np.sort(lo)[-2] and hi[j] >= 4 * np.sort(hi)[-2]
+              and lo[i] + hi[j] >= 0.6 * tot)
+        out.append({"key": DTMF_KEYS[i][j], "dbfs": 10 * np.log10(tot / n / 32768 ** 2),
+                    "twist_db": 10 * np.log10(hi[j] / lo[i])} if ok else None)
+    return out
+
+
+def dtmf_digits(pcm: np.ndarray, min_frames: int = 2) -> list[dict]:
+    """The keys in 8 kHz audio: runs of >= `min_frames` frames with the same key
+    (`dtmf_frames`), each with its frame count, start, mean level and twist."""
+    runs, frames = [], dtmf_frames(pcm)
+    for k, f in enumerate(frames):
+        if f and runs and runs[-1]["key"] == f["key"] and runs[-1]["end"] == k:
+            runs[-1]["end"] = k + 1
+            runs[-1]["f"].append(f)
+        elif f:
+            runs.append({"key": f["key"], "start": k, "end": k + 1, "f": [f]})
+    return [{"digit": r["key"], "frames": len(r["f"]), "at_s": r["start"] / 50,
+             "dbfs": round(float(np.mean([f["dbfs"] for f in r["f"]])), 1),
+             "twist_db": round(float(np.mean([f["twist_db"] for f in r["f"]])), 1)}
+            for r in runs if len(r["f"]) >= min_frames]

@@ -19,12 +19,14 @@ import sys
 import tempfile
 import time
 
-from audio import make_speech, pesq_nb_detail
+import numpy as np
+from audio import RATE, dtmf_digits, make_speech, pesq_nb_detail, read_wav, write_wav
 from amrwb_peer import AmrwbPeer
 from ims_peer import ImsPeer
 from ng import NgClient
 
 SPEECH_S = 9.0  # 1 s of silence, then ~7.5 s of speech
+DTMF_MS = (200, 100)  # --dtmf: each digit's duration and the gap after it (insertDTMF)
 MIN_PESQ = 3.5
 # AMR-WB 12.65 (transcoded from the browser's Opus by the relay): NB-PESQ of the AMR-WB
 # codec alone on the same speech is the ceiling; the path may be this much below it
@@ -167,7 +169,7 @@ class Call:
         work = a.workdir or tempfile.mkdtemp(prefix="webrtc-call-")
         os.makedirs(work, exist_ok=True)
         f = {k: os.path.join(work, k + ".wav")
-             for k in ("speech_webrtc", "speech_ims", "rec_webrtc", "rec_ims")}
+             for k in ("speech_webrtc", "speech_ims", "rec_webrtc", "rec_ims", "rec_ims_speech")}
         speech_s = max(2.0, min(SPEECH_S, a.seconds - 1.0))  # leave >= 1 s of slack to record
         make_speech(f["speech_webrtc"], speech_s, "webrtc")
         make_speech(f["speech_ims"], speech_s, "ims")
@@ -176,7 +178,8 @@ class Call:
         if a.codec == "AMR-WB":
             self.client.codecs = ["opus", "PCMU", "PCMA"]  # the browser's default preference
         port = a.ims_port or free_rtp_port()
-        self.ims = AmrwbPeer(port) if a.codec == "AMR-WB" else \
+        # with --dtmf the AMR-WB peer takes no telephone-event: eagw has to play tones
+        self.ims = AmrwbPeer(port, telephone_event=not a.dtmf) if a.codec == "AMR-WB" else \
             ImsPeer(port, a.codec, "sdes" if a.ims == "sdes" else None)
         res = {"pesq_ims": None, "pesq_webrtc": None, "client_stats": {}, "query": {},
                "dtls_role_relay": None, "checks": {}, "pass": False, "ims_stats": {},
@@ -199,6 +202,8 @@ class Call:
                     await self.ice_restart(res, a.seconds / 2)
                 else:
                     await asyncio.sleep(a.seconds / 2)
+                if a.dtmf:
+                    await self.send_dtmf(res)
             res["query"] = await self.ng_request({"command": "query", "from-tag": self.web_tag})
             res["client_stats"] = await self.client.stats()
         except Exception as e:  # reported as a failed check, with the SDPs so far
@@ -215,6 +220,31 @@ class Call:
         self.score(res, f)
         res["elapsed_s"] = round(time.monotonic() - t_start, 2)
         return res
+
+    async def send_dtmf(self, res: dict) -> None:
+        """After the speech the browser sends --dtmf (RTCDTMFSender.insertDTMF) and waits
+        for ontonechange's end; the IMS peer's recording from here on holds the digits
+        (eagw's tones), what came before is the speech that PESQ scores."""
+        res["dtmf_at_s"] = time.monotonic() - self.ims._t0  # the peer's recording time
+        res["dtmf_tonechanges"] = await self.client.send_dtmf(self.a.dtmf, *DTMF_MS)
+        await asyncio.sleep(0.6)  # the last tone through eagw's jitter buffer and the peer
+
+    def check_dtmf(self, res: dict, f: dict) -> None:
+        """Splits the IMS peer's recording at the moment the browser started sending
+        DTMF: the digits heard after it (audio.dtmf_digits) must be exactly --dtmf,
+        before it (the speech) none; the speech part goes to PESQ alone."""
+        checks = res["checks"]
+        checks["dtmf_answer_to_webrtc_has_telephone_event"] = "telephone-event" in getattr(self, "to_web", "")
+        checks["dtmf_ims_answer_without_telephone_event"] = \
+            "telephone-event" not in self.sdp.get("initial: ims answer", "telephone-event")
+        rec = read_wav(f["rec_ims"]) if os.path.exists(f["rec_ims"]) else np.zeros(0, np.int16)
+        cut = int(res.get("dtmf_at_s", 1e9) * RATE)
+        write_wav(f["rec_ims_speech"], rec[:cut])
+        res["dtmf_digits"] = dtmf_digits(rec[cut:])
+        res["dtmf_heard"] = "".join(d["digit"] for d in res["dtmf_digits"])
+        res["dtmf_in_speech"] = "".join(d["digit"] for d in dtmf_digits(rec[:cut]))
+        checks["dtmf_heard"] = res["dtmf_heard"] == self.a.dtmf
+        checks["dtmf_none_in_speech"] = res["dtmf_in_speech"] == ""
 
     async def ice_restart(self, res: dict, rest: float) -> None:
         """Re-offer with new ICE credentials halfway; audio must keep flowing after it."""
@@ -275,7 +305,9 @@ class Call:
 
     def score(self, res: dict, f: dict) -> None:
         checks, cs, ims = res["checks"], res["client_stats"], res["ims_stats"]
-        for key, ref, deg in (("pesq_ims", "speech_webrtc", "rec_ims"),
+        if self.a.dtmf:
+            self.check_dtmf(res, f)
+        for key, ref, deg in (("pesq_ims", "speech_webrtc", "rec_ims_speech" if self.a.dtmf else "rec_ims"),
                               ("pesq_webrtc", "speech_ims", "rec_webrtc")):
             if os.path.exists(f[deg]) and os.path.getsize(f[deg]) > 44:
                 try:
@@ -360,12 +392,18 @@ def main() -> int:
     p.add_argument("--relay-only", action="store_true", help='Chromium: iceTransportPolicy "relay"')
     p.add_argument("--chromium-arg", action="append", default=[],
                    help="an extra Chromium command-line switch (repeatable)")
+    p.add_argument("--dtmf", metavar="DIGITS",
+                   help="Chromium, AMR-WB: after the speech the browser sends these DTMF digits "
+                        "(insertDTMF); the AMR-WB peer negotiates no telephone-event, so the relay "
+                        "must play them as tones, and exactly these must be heard in its audio")
     p.add_argument("--ims-port", type=int, default=0, help="IMS peer RTP port (0: pick a free one)")
     p.add_argument("--workdir", help="keep WAVs here (default: a new temp dir)")
     p.add_argument("--json", help="write the result JSON here")
     p.add_argument("--require-browser-pesq", action="store_true",
                    help="also require NB-PESQ >= 3.5 on Chromium's own recording (an idle machine)")
     args = p.parse_args()
+    if args.dtmf and (args.client != "chromium" or args.codec != "AMR-WB"):
+        p.error("--dtmf needs --client chromium --codec AMR-WB")
 
     res = asyncio.run(Call(args).run())
     if res["pass"] and not args.workdir:
@@ -373,7 +411,8 @@ def main() -> int:
         res["workdir"] = None
     summary = {k: res.get(k) for k in (
         "error", "pesq_ims", "pesq_webrtc", "pesq_amrwb_alone", "pesq_ims_detail", "pesq_webrtc_detail", "dtls_role_relay",
-        "ice_restart", "client_stats", "ims_stats", "ims_rtcp", "relay_rtcp_web", "checks", "pass", "elapsed_s")}
+        "ice_restart", "dtmf_heard", "dtmf_digits", "dtmf_in_speech", "dtmf_tonechanges",
+        "client_stats", "ims_stats", "ims_rtcp", "relay_rtcp_web", "checks", "pass", "elapsed_s")}
     print(json.dumps(summary, indent=1))
     if args.json:
         with open(args.json, "w") as fh:

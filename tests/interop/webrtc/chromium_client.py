@@ -275,12 +275,20 @@ function recChunk(start, count) {
   return btoa(s);
 }
 
-// RFC 4733 telephone-events through the sender's RTCDTMFSender.
+// RFC 4733 telephone-events through the sender's RTCDTMFSender; resolves when ontonechange
+// reports the end (tone ''), with every tonechange as [tone, ms since insertDTMF].
 function sendDtmf(tones, duration, gap) {
   const d = S.tx && S.tx.sender.dtmf;
   if (!d || !d.canInsertDTMF) throw new Error('DTMF not negotiated');
-  d.insertDTMF(tones, duration, gap);
-  return true;
+  const t0 = performance.now(), changes = [];
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('DTMF never ended: ' + JSON.stringify(changes))), 10000);
+    d.ontonechange = (e) => {
+      changes.push([e.tone, Math.round(performance.now() - t0)]);
+      if (e.tone === '') { clearTimeout(timer); d.ontonechange = null; resolve(changes); }
+    };
+    d.insertDTMF(tones, duration, gap);
+  });
 }
 
 function closePc() {
@@ -694,9 +702,11 @@ class ChromiumClient:
     async def stats(self) -> dict:
         return await self._call("stats")
 
-    async def send_dtmf(self, tones: str, duration_ms: int = 100, gap_ms: int = 70) -> None:
-        """Queue DTMF digits as telephone-event packets (needs telephone-event negotiated)."""
-        await self._call("sendDtmf", tones, duration_ms, gap_ms)
+    async def send_dtmf(self, tones: str, duration_ms: int = 100, gap_ms: int = 70) -> list:
+        """Send DTMF digits as telephone-event packets (needs telephone-event negotiated) with
+        RTCDTMFSender.insertDTMF; returns once ontonechange reported the end: every
+        tonechange as [tone, ms after insertDTMF], the last one ["", ms]."""
+        return await self._call("sendDtmf", tones, duration_ms, gap_ms)
 
     async def page_log(self) -> list[str]:
         """Timestamped PeerConnection state changes logged in the page (debugging)."""
