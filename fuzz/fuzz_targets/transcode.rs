@@ -23,6 +23,7 @@ fuzz_target!(|data: &[u8]| {
     spec.rx_dtmf = (sel & 0x40 == 0).then_some((101, rx.clock()));
     spec.tx_dtmf = (sel & 0x20 != 0).then_some((100, tx.clock()));
     spec.rx_cn = Some(13);
+    spec.tx_cn = (sel & 0x80 != 0).then_some(13);
     let Ok(mut p) = Pipeline::new(&spec, 42) else { return };
     let (mut now, mut ts, mut seq) = (0u64, 0u32, 0u16);
     let mut out = vec![0u8; MAX_PACKET];
@@ -55,6 +56,7 @@ fuzz_target!(|data: &[u8]| {
         if r[0] & 1 == 0 {
             if let Some(n) = p.pull(now, &mut out) {
                 match classify(&out[..n]) {
+                    Kind::Rtp(x) if x.payload_type == 13 => assert_eq!(n, 13),
                     Kind::Rtp(x) => assert_eq!(x.payload_type, 97),
                     k => panic!("pulled {k:?}"),
                 }

@@ -43,6 +43,10 @@ use std::collections::VecDeque;
 
 /// Output pauses after this many frame periods without a received frame (1 s).
 pub const IDLE_FRAMES: u32 = 50;
+/// Comfort noise towards a G.711 side that negotiated CN: quiet frames still sent as audio
+/// before a pause is declared (60 ms), and frame periods between CN updates in it (400 ms).
+const CN_HANGOVER: u32 = 3;
+const CN_REFRESH: u32 = 20;
 /// RTP header eagw writes (no CSRC, no extension).
 pub const RTP_HEADER: usize = 12;
 /// The largest packet [`Pipeline::pull`] writes.
@@ -125,8 +129,10 @@ pub struct TranscodeSpec {
     /// telephone-event payload type and clock of each side (None: not negotiated).
     pub rx_dtmf: Option<(u8, u32)>,
     pub tx_dtmf: Option<(u8, u32)>,
-    /// The party's comfort-noise payload type (RFC 3389), read as silence.
+    /// The party's comfort-noise payload type (RFC 3389), read as silence; the other
+    /// side's, which eagw sends in pauses towards a G.711 side.
     pub rx_cn: Option<u8>,
+    pub tx_cn: Option<u8>,
     /// Opus encoder complexity (0–10) and application (true: restricted low delay, CELT).
     pub opus_complexity: u8,
     pub opus_low_delay: bool,
@@ -148,6 +154,7 @@ impl TranscodeSpec {
             rx_dtmf: None,
             tx_dtmf: None,
             rx_cn: None,
+            tx_cn: None,
             opus_complexity: 0,
             opus_low_delay: true,
             opus_bitrate: 64_000,
@@ -168,8 +175,10 @@ pub struct Stats {
     /// Frames whose decode failed (concealed instead).
     pub decode_errors: u64,
     pub encode_errors: u64,
-    /// Frames the encoder's DTX chose not to send.
+    /// Frames the encoder's DTX chose not to send, or not sent in a comfort-noise pause.
     pub dtx_frames: u64,
+    /// Comfort-noise packets eagw sent (RFC 3389, towards a G.711 side).
+    pub cn_out: u64,
     /// Comfort-noise packets read as silence.
     pub cn_packets: u64,
     pub dtmf_out: u64,
@@ -333,6 +342,8 @@ pub struct Pipeline {
     pack_ts: u32,
     pack_buf: Vec<u8>,
     amr_pack: Box<[amrwb_rtp::Frame; MAX_PTIME_FRAMES]>,
+    /// Consecutive quiet frames (comfort noise towards a G.711 side).
+    quiet_run: u32,
     pcm: Box<[i16; MAX_FRAME_SAMPLES]>,
     pcm2: Box<[i16; MAX_FRAME_SAMPLES]>,
     pub stats: Stats,
@@ -479,6 +490,7 @@ impl Pipeline {
             pack_ts: 0,
             pack_buf: if pack > 1 { vec![0; pack as usize * 160] } else { vec![] },
             amr_pack: Box::default(),
+            quiet_run: 0,
             pcm: Box::new([0; MAX_FRAME_SAMPLES]),
             pcm2: Box::new([0; MAX_FRAME_SAMPLES]),
             stats: Stats::default(),
@@ -930,6 +942,28 @@ impl Pipeline {
         };
         let ts = self.ts;
         self.ts = self.ts.wrapping_add(self.out_step);
+        if let Some(cn) = self.spec.tx_cn.filter(|_| matches!(self.enc, Enc::G711(_)) && !busy) {
+            // RFC 3389 towards a G.711 side: after a short hangover of quiet frames, a CN
+            // packet opens the pause and refreshes it; nothing else is sent until sound
+            self.quiet_run = if is_quiet(pcm) { self.quiet_run.saturating_add(1) } else { 0 };
+            if self.quiet_run > CN_HANGOVER {
+                let k = self.quiet_run - CN_HANGOVER - 1;
+                self.packed = 0;
+                self.marker = true;
+                if k % CN_REFRESH != 0 {
+                    self.stats.dtx_frames += 1;
+                    return None;
+                }
+                let power = pcm.iter().map(|&x| x as f64 * x as f64).sum::<f64>() / pcm.len().max(1) as f64;
+                let level = (-10.0 * (power.max(1.0) / (32767.0 * 32767.0)).log10()).round().clamp(0.0, 127.0) as u8;
+                let mut hdr = [0u8; RTP_HEADER];
+                self.header(&mut hdr, cn, false, ts);
+                out[..RTP_HEADER].copy_from_slice(&hdr);
+                out[RTP_HEADER] = level;
+                self.stats.cn_out += 1;
+                return Some(RTP_HEADER + 1);
+            }
+        }
         if self.packed == 0 {
             self.pack_ts = ts;
         }
@@ -1013,6 +1047,7 @@ mod tests {
             rx_dtmf: Some((101, rx.clock())),
             tx_dtmf: Some((100, tx.clock())),
             rx_cn: Some(13),
+            tx_cn: None,
             opus_complexity: 0,
             opus_low_delay: true,
             opus_bitrate: 64_000,
@@ -1529,5 +1564,44 @@ mod tests {
         let clean = step(&[tone(8000, 0), tone(8000, 160)].concat());
         let worst = step(&heard[160..]);
         assert!(worst <= clean * 13 / 10, "a jump of {worst} in a tone whose steepest step is {clean}");
+    }
+
+    #[test]
+    fn a_pause_towards_a_g711_side_with_cn_is_comfort_noise_not_frames() {
+        let mut s = spec(CodecKind::Pcmu, 0, CodecKind::Pcma, 8);
+        s.tx_cn = Some(13);
+        let mut p = Pipeline::new(&s, 21).unwrap();
+        let mut buf = [0u8; MAX_PACKET];
+        let mut got: Vec<(u64, RtpHeader, Vec<u8>)> = vec![];
+        for i in 0..120u64 {
+            let now = 1_000 * MS + i * 20 * MS;
+            // tone, then 1.2 s of near silence (-60 dBFS noise), then tone again
+            let pcm: Vec<i16> = if (30..90).contains(&i) {
+                (0..160).map(|k| if k % 2 == 0 { 30 } else { -30 }).collect()
+            } else {
+                tone(8000, i as usize * 160)
+            };
+            let mut enc = [0u8; 160];
+            crate::codec::g711::encode_slice(Law::Mu, &pcm, &mut enc);
+            let pkt = rtp(0, i as u16, i as u32 * 160, &enc);
+            p.push(now, &hdr(&pkt), &pkt[12..]);
+            if let Some(n) = p.pull(now + 5 * MS, &mut buf) {
+                got.push((i, hdr(&buf[..n]), buf[12..n].to_vec()));
+            }
+        }
+        let cn: Vec<&(u64, RtpHeader, Vec<u8>)> = got.iter().filter(|g| g.1.payload_type == 13).collect();
+        // a CN packet opens the pause, then one every 400 ms: 60 quiet frames → 3
+        assert_eq!(cn.len(), 3, "{:?}", cn.iter().map(|c| c.0).collect::<Vec<_>>());
+        // its level: the noise's, about -61 dBov
+        assert!(cn.iter().all(|c| c.2.len() == 1 && (58..=64).contains(&c.2[0])), "{:?}", cn[0].2);
+        // no audio in the pause past the hangover; the tone after it starts a talkspurt
+        let audio_in_pause = got.iter().filter(|g| g.1.payload_type == 8 && (36..90).contains(&g.0)).count();
+        assert_eq!(audio_in_pause, 0);
+        let back = got.iter().find(|g| g.1.payload_type == 8 && g.0 >= 90).unwrap();
+        assert!(back.1.marker);
+        // timestamps keep running through the pause
+        let first = &got[0].1;
+        assert!(got.iter().all(|g| g.1.timestamp.wrapping_sub(first.timestamp) % 160 == 0));
+        assert_eq!(p.stats.cn_out, 3);
     }
 }

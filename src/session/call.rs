@@ -894,6 +894,7 @@ impl Call {
                 rx_dtmf: f.dtmf,
                 tx_dtmf: t.dtmf,
                 rx_cn: f.cn,
+                tx_cn: t.cn,
                 ..TranscodeSpec::defaults(f.codec.clone(), t.codec.clone())
             }),
             _ => None,

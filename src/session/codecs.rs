@@ -230,15 +230,15 @@ pub fn decide(offered: &[Fmt], answered: &[Fmt], o: &Options) -> Result<Option<(
 
 /// Rewrites the answer towards the offerer (`m_out`, a copy of the answerer's section) to
 /// the offerer's codec of `a`, with its telephone-event (eagw turns events into tones and
-/// in-band digits into events when the answerer has none) and its comfort noise when the
-/// answerer has it too (`b`).
-pub fn rewrite_answer(m_out: &mut Media, a: &XcodeSide, b: &XcodeSide, offered: &[Fmt]) {
+/// in-band digits into events when the answerer has none) and its comfort noise (eagw reads
+/// it as silence, and sends it in pauses towards G.711), whatever the answerer (`_b`) has.
+pub fn rewrite_answer(m_out: &mut Media, a: &XcodeSide, _b: &XcodeSide, offered: &[Fmt]) {
     m_out.remove_attrs(|n, _| matches!(n, "rtpmap" | "fmtp" | "rtcp-fb"));
     let mut formats = vec![a.codec.pt];
     if let Some((p, _)) = a.dtmf {
         formats.push(p);
     }
-    if let (Some(p), Some(_)) = (a.cn, b.cn) {
+    if let Some(p) = a.cn {
         formats.push(p);
     }
     m_out.formats = formats.iter().map(|p| p.to_string()).collect();
