@@ -256,12 +256,37 @@ fn digits_cross_between_telephone_event_and_inband_and_play_dtmf_injects_them() 
     let r = play(&mut e, call, "C", "1");
     assert!(s(&r, "error-reason").contains("Unknown from-tag"), "{r:?}");
     // a pass-through call cannot take injected digits
-    let r = e.ng(&offer("dtmf-pass", "A", &b_sdp(pa)).build());
+    let r = e.ng(&offer("dtmf-pass", "A", &common::sdp(pa, "")).build());
     assert_eq!(s(&r, "result"), "ok");
-    let r = e.ng(&answer("dtmf-pass", "A", "B", &b_sdp(pb)).build());
+    let to_b = s(&r, "sdp");
+    let r = e.ng(&answer("dtmf-pass", "A", "B", &common::sdp(pb, "")).build());
     assert_eq!(s(&r, "result"), "ok");
+    let eagw_a = media_addr(&s(&r, "sdp"));
     let r = play(&mut e, "dtmf-pass", "A", "1");
     assert!(s(&r, "error-reason").contains("not transcoded"), "{r:?}");
+    assert!(to_b.contains("telephone-event"));
+
+    // block DTMF from A on it: A's telephone-event stops at eagw, its audio goes on;
+    // unblocked, events pass again
+    let block = |e: &mut Eagw, cmd: &str| {
+        let r = e.ng(&DictBuilder::new().str("command", cmd).str("call-id", "dtmf-pass").str("from-tag", "A").build());
+        assert_eq!(s(&r, "result"), "ok", "{r:?}");
+    };
+    let burst = |seq0: u16| {
+        for k in 0..10u16 {
+            a.send_to(&rtp(8, false, seq0 + 2 * k, 160 * k as u32, 0xc, &[0xd5; 160]), eagw_a).unwrap();
+            a.send_to(&rtp(101, false, seq0 + 2 * k + 1, 0, 0xc, &[1, 10, 0, (k * 16) as u8]), eagw_a).unwrap();
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let got = receive_rtp(&b, Duration::from_millis(400));
+        let n = |pt: u8| got.iter().filter(|(h, _)| h.payload_type == pt).count();
+        (n(8), n(101))
+    };
+    block(&mut e, "block DTMF");
+    assert_eq!(burst(100), (10, 0), "audio relayed, telephone-event blocked");
+    assert_eq!(e.total_stat("dtmfblocked"), 10);
+    block(&mut e, "unblock DTMF");
+    assert_eq!(burst(200), (10, 10));
     assert!(e.alive());
     e.terminate();
 }

@@ -17,11 +17,12 @@ pub const MAX_UDP_SDP: usize = 65_507 - 512;
 /// Over TCP-ng and HTTP the limit is the SDP parser's.
 pub const MAX_STREAM_SDP: usize = crate::sdp::MAX_SDP_BYTES;
 
-const COMMANDS: &[&str] = &["ping", "offer", "answer", "delete", "query", "list", "statistics", "play-dtmf"];
+const COMMANDS: &[&str] =
+    &["ping", "offer", "answer", "delete", "query", "list", "statistics", "play-dtmf", "block-dtmf", "unblock-dtmf"];
 
 #[derive(Default)]
 pub struct ControlStats {
-    pub per_command: [AtomicU64; 8],
+    pub per_command: [AtomicU64; 10],
     pub errors: AtomicU64,
     pub malformed: AtomicU64,
     pub retransmissions: AtomicU64,
@@ -128,6 +129,8 @@ impl Dispatcher {
             "answer" => Request::Answer(boxed),
             "delete" => Request::Delete(boxed),
             "play-dtmf" => Request::PlayDtmf(boxed),
+            "block-dtmf" => Request::BlockDtmf(boxed, true),
+            "unblock-dtmf" => Request::BlockDtmf(boxed, false),
             _ => Request::Query(boxed),
         };
         match self.ask(w, req, max_sdp).await {
@@ -219,6 +222,7 @@ impl Dispatcher {
             .val("dtmftones", i(s.dtmf_tones))
             .val("dtmfdetected", i(s.dtmf_detected))
             .val("dtmfplayed", i(s.dtmf_played))
+            .val("dtmfblocked", i(s.dtmf_blocked))
             .val("errors", i(s.errors))
             .build();
         let mut ctl = DictBuilder::new();

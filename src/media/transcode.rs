@@ -191,6 +191,8 @@ pub struct Stats {
     pub dtmf_detected: u64,
     /// `play DTMF` digits sent (as events or tones).
     pub dtmf_played: u64,
+    /// telephone-event packets dropped, and in-band digits muted, by `block DTMF`.
+    pub dtmf_blocked: u64,
     /// Payload types that are none of the negotiated ones.
     pub unknown_pt: u64,
     /// Silent frames dropped to bring the buffer's delay back to its target.
@@ -327,8 +329,12 @@ pub struct Pipeline {
     /// (its repeated end packets must not start it again).
     tone_in: Option<Box<ToneIn>>,
     tone_done: Option<u32>,
-    /// In-band detection (the party has no telephone-event, the other side has).
+    /// In-band detection (the party has no telephone-event, the other side has; or the
+    /// party's DTMF is blocked).
     detector: Option<Box<Detector>>,
+    /// `block DTMF`: the party's events dropped, its in-band digits muted and not sent.
+    block_dtmf: bool,
+    dec_rate: u32,
     own: Option<Box<OwnDigit>>,
     play: VecDeque<PlayDigit>,
     /// Frame periods of silence still due after a played digit.
@@ -481,6 +487,8 @@ impl Pipeline {
             tone_done: None,
             detector: (spec.rx_dtmf.is_none() && spec.tx_dtmf.is_some()).then(|| Box::new(Detector::new(dec_rate))),
             own: None,
+            block_dtmf: false,
+            dec_rate,
             play: VecDeque::new(),
             play_pause: 0,
             event_out: None,
@@ -546,6 +554,10 @@ impl Pipeline {
             return self.push_audio(now, h, payload);
         }
         if self.spec.rx_dtmf.is_some_and(|(p, _)| p == pt) {
+            if self.block_dtmf {
+                self.stats.dtmf_blocked += 1;
+                return PushResult::Done;
+            }
             return PushResult::Dtmf;
         }
         if self.spec.rx_cn == Some(pt) || pt == 13 {
@@ -704,6 +716,22 @@ impl Pipeline {
         }
     }
 
+    /// `block DTMF` on (or off) for this party: its telephone-event packets are dropped and
+    /// its in-band digits detected and replaced by silence, sent nowhere.
+    pub fn set_block_dtmf(&mut self, on: bool) {
+        self.block_dtmf = on;
+        // detection runs while blocked, or when in-band digits become events
+        let wanted = on || (self.spec.rx_dtmf.is_none() && self.spec.tx_dtmf.is_some());
+        match (wanted, self.detector.is_some()) {
+            (true, false) => self.detector = Some(Box::new(Detector::new(self.dec_rate))),
+            (false, true) => self.detector = None,
+            _ => {}
+        }
+        if on {
+            self.tone_in = None;
+        }
+    }
+
     /// Queues `play DTMF` digits: sent after what is playing, as events if the other side
     /// has telephone-event, else as tones. At most 64 wait; the rest are refused (false).
     pub fn play_dtmf(&mut self, digits: &[PlayDigit]) -> bool {
@@ -740,7 +768,11 @@ impl Pipeline {
         }
         match detected {
             Some(Detected::Start { event, volume }) if self.own.is_none() && self.tone_in.is_none() => {
-                self.stats.dtmf_detected += 1;
+                if self.block_dtmf {
+                    self.stats.dtmf_blocked += 1;
+                } else {
+                    self.stats.dtmf_detected += 1;
+                }
                 // the tone began two frames ago
                 self.own = Some(Box::new(OwnDigit {
                     event,
@@ -797,7 +829,7 @@ impl Pipeline {
             o.left = o.left.map(|l| l - 1);
         }
         let end = o.left == Some(0);
-        if o.tone.is_none() {
+        if o.tone.is_none() && !(o.detected && self.block_dtmf) {
             let d = (o.elapsed.min(0xffff) as u16).to_be_bytes();
             self.event_out = Some(EventOut {
                 marker: std::mem::replace(&mut o.first, false),
@@ -1603,5 +1635,46 @@ mod tests {
         let first = &got[0].1;
         assert!(got.iter().all(|g| g.1.timestamp.wrapping_sub(first.timestamp) % 160 == 0));
         assert_eq!(p.stats.cn_out, 3);
+    }
+
+    #[test]
+    fn blocked_dtmf_is_dropped_and_inband_digits_muted() {
+        // the party's events: dropped
+        let mut p = g711(true, true);
+        p.set_block_dtmf(true);
+        let pkt = rtp(101, 1, 5000, &[5, 10, 0, 160]);
+        assert_eq!(p.push(0, &hdr(&pkt), &pkt[12..]), PushResult::Done);
+        assert_eq!(p.stats.dtmf_blocked, 1);
+        // the party's in-band digits: muted and sent nowhere; unblocked, events again
+        let mut p = g711(false, true);
+        p.set_block_dtmf(true);
+        let mut got = vec![];
+        for i in 0..60u32 {
+            if i == 30 {
+                p.set_block_dtmf(false);
+            }
+            let mut pcm = tone(8000, i as usize * 160);
+            if (5..15).contains(&i) || (35..45).contains(&i) {
+                crate::media::dtmf::ToneGen::new(11, 8000, 8).unwrap().fill(&mut pcm);
+            }
+            got.push(period(&mut p, i, Some(&pcm), &[]));
+        }
+        assert!(got[..30].iter().all(|g| g.events.is_empty()));
+        assert!(digits(&got[..30]).is_empty(), "the blocked digit is not heard");
+        assert!(got[30..].iter().any(|g| !g.events.is_empty()));
+        assert_eq!((p.stats.dtmf_blocked, p.stats.dtmf_detected), (1, 1));
+        // a party with telephone-event towards one without: its events are not played
+        let mut p = g711(true, false);
+        p.set_block_dtmf(true);
+        let got: Vec<Period> = (0..20u32)
+            .map(|i| {
+                let now = 1_000 * MS + i as u64 * 20 * MS;
+                let pkt = rtp(101, 900 + i as u16, 7777, &[1, 10, 0, (i * 8) as u8]);
+                let _ = p.push(now, &hdr(&pkt), &pkt[12..]);
+                period(&mut p, i, Some(&tone(8000, i as usize * 160)), &[])
+            })
+            .collect();
+        assert!(digits(&got).is_empty());
+        assert_eq!(p.stats.dtmf_tones, 0);
     }
 }

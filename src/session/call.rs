@@ -94,6 +94,8 @@ pub struct MediaState {
     /// `ptime` / `ptime-reverse` asked towards it; eagw honours them when it transcodes.
     pub ptime: Option<u32>,
     pub ptime_out: Option<u32>,
+    /// The party's telephone-event payload types (for `block DTMF`).
+    pub te_pts: Vec<u8>,
 }
 
 impl MediaState {
@@ -208,6 +210,11 @@ const ICE_ATTRS: &[&str] = &[
 /// The party's `a=ptime` when eagw can send it (20, 40 or 60 ms).
 fn ptime_of(m: &Media) -> Option<u32> {
     m.attr("ptime").and_then(|v| v.trim().parse().ok()).filter(|p| matches!(p, 20 | 40 | 60))
+}
+
+/// The telephone-event payload types of `m`.
+fn te_pts_of(m: &Media) -> Vec<u8> {
+    codecs::formats_of(m).iter().filter(|f| f.is_dtmf()).map(|f| f.pt).collect()
 }
 
 /// `a=ptime:p` in `m`, replacing the party's.
@@ -535,6 +542,7 @@ impl Call {
                 ma.clocks = clocks_of(m_in);
                 ma.offered = codecs::formats_of(m_in);
                 ma.ptime = ptime_of(m_in);
+                ma.te_pts = te_pts_of(m_in);
                 if o.ptime_reverse.is_some() {
                     ma.ptime_out = o.ptime_reverse;
                 }
@@ -729,6 +737,7 @@ impl Call {
                 mb.remote_rtcp = if answered_mux { remote } else { remote_rtcp };
                 mb.clocks = clocks_of(m_in);
                 mb.ptime = ptime_of(m_in);
+                mb.te_pts = te_pts_of(m_in);
                 mb.rtcp_mux = answered_mux || mb.rtcp_mux;
                 mb.rejected = m_in.port == 0;
                 if proto_kind(&m_in.proto) != proto_kind(&mb.proto) && !o.transport_protocol.as_deref().is_some_and(|p| p.eq_ignore_ascii_case("accept")) {
@@ -1033,6 +1042,7 @@ fn ensure_media(
         xcode: None,
         ptime: None,
         ptime_out: None,
+        te_pts: vec![],
     };
     if leg.medias.len() > i {
         leg.medias[i] = st;

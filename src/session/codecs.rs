@@ -30,7 +30,7 @@ impl Fmt {
     pub fn kind(&self) -> Option<CodecKind> {
         CodecKind::from_rtpmap(&self.name, self.clock)
     }
-    fn is_dtmf(&self) -> bool {
+    pub fn is_dtmf(&self) -> bool {
         self.name.eq_ignore_ascii_case("telephone-event")
     }
     fn is_cn(&self) -> bool {

@@ -39,18 +39,43 @@ pub fn digits(o: &Options) -> Result<Vec<PlayDigit>, NgError> {
 }
 
 impl Call {
-    /// Queues `digits` as if the party with `from-tag` (or `label`) sent them. Returns how
-    /// many streams took them; an error if none can (the party's audio is not transcoded).
-    pub fn play_dtmf(&self, o: &Options, socks: &mut dyn MediaSockets) -> Result<usize, NgError> {
-        let d = digits(o)?;
+    /// The leg `from-tag` (or `label`) names; None when the message names none.
+    fn selected_leg(&self, o: &Options) -> Result<Option<usize>, NgError> {
         let leg = if !o.from_tag.is_empty() {
             self.find_leg(&o.from_tag)
         } else if let Some(l) = &o.label {
             self.legs.iter().position(|g| g.label.as_deref() == Some(l.as_str()))
         } else {
-            return Err(NgError::new("No from-tag or label in message"));
+            return Ok(None);
         };
-        let leg = leg.ok_or_else(|| NgError::new("Unknown from-tag or label"))?;
+        leg.map(Some).ok_or_else(|| NgError::new("Unknown from-tag or label"))
+    }
+
+    /// `block DTMF` (`on`) / `unblock DTMF`: the DTMF of the party named by `from-tag` (or
+    /// `label`; none named: every party) no longer reaches the other side. Its
+    /// telephone-event packets are dropped, on pass-through streams too; on a transcoded
+    /// stream its in-band digits are also replaced by silence once detected. `play DTMF`
+    /// still plays.
+    pub fn block_dtmf(&self, o: &Options, on: bool, socks: &mut dyn MediaSockets) -> Result<(), NgError> {
+        let legs: Vec<usize> = match self.selected_leg(o)? {
+            Some(l) => vec![l],
+            None => (0..self.legs.len()).collect(),
+        };
+        for l in legs {
+            for m in self.legs[l].medias.iter().filter(|m| m.kind == "audio") {
+                if let Some(p) = m.rtp {
+                    socks.block_dtmf(p.handle, on, &m.te_pts);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues `digits` as if the party with `from-tag` (or `label`) sent them. Returns how
+    /// many streams took them; an error if none can (the party's audio is not transcoded).
+    pub fn play_dtmf(&self, o: &Options, socks: &mut dyn MediaSockets) -> Result<usize, NgError> {
+        let d = digits(o)?;
+        let leg = self.selected_leg(o)?.ok_or_else(|| NgError::new("No from-tag or label in message"))?;
         let mut took = 0;
         let mut why = None;
         for m in self.legs[leg].medias.iter().filter(|m| m.kind == "audio" && !m.rejected) {

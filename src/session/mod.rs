@@ -224,6 +224,9 @@ pub trait MediaSockets {
     /// `play DTMF` into the transcoded stream of the party this socket faces; Err (why)
     /// if the stream is not transcoded or the queue is full.
     fn play_dtmf(&mut self, h: Handle, digits: &[crate::media::transcode::PlayDigit]) -> Result<(), String>;
+    /// `block DTMF` / `unblock DTMF` for the party this socket faces: its telephone-event
+    /// packets (`pts`) are dropped, and on a transcoded stream its in-band digits muted.
+    fn block_dtmf(&mut self, h: Handle, on: bool, pts: &[u8]);
 }
 
 /// The interfaces a session may choose from (names from config, in config order).

@@ -14,6 +14,8 @@ pub struct FakeSockets {
     pub wiring: HashMap<Handle, Wiring>,
     /// `play DTMF` digits taken, by socket.
     pub played: Vec<(Handle, Vec<crate::media::transcode::PlayDigit>)>,
+    /// Sockets whose party's DTMF is blocked, with its telephone-event payload types.
+    pub blocked: Vec<(Handle, Vec<u8>)>,
 }
 
 impl FakeSockets {
@@ -50,6 +52,12 @@ impl MediaSockets for FakeSockets {
     }
     fn report(&self, _h: Handle) -> SocketReport {
         SocketReport::default()
+    }
+    fn block_dtmf(&mut self, h: Handle, on: bool, pts: &[u8]) {
+        self.blocked.retain(|b| b.0 != h);
+        if on {
+            self.blocked.push((h, pts.to_vec()));
+        }
     }
     fn play_dtmf(&mut self, h: Handle, digits: &[crate::media::transcode::PlayDigit]) -> Result<(), String> {
         match self.wiring.get(&h) {

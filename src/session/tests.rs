@@ -582,6 +582,16 @@ m=audio 5004 RTP/AVP {amr}\r\na=rtpmap:{amr} AMR-WB/16000\r\na=sendrecv\r\n"
     assert_eq!(s.played[0].1.iter().map(|d| d.event).collect::<Vec<_>>(), vec![1, 2, 11]);
     pd.from_tag = "nobody".into();
     assert!(c.play_dtmf(&pd, &mut s).unwrap_err().reason.contains("Unknown"));
+    // block DTMF from A: A's socket, with A's telephone-event payload type
+    let bo = Options { call_id: "c".into(), from_tag: "a".into(), ..Default::default() };
+    c.block_dtmf(&bo, true, &mut s).unwrap();
+    assert_eq!(s.blocked, vec![(a.rtp.unwrap().handle, vec![126])]);
+    c.block_dtmf(&bo, false, &mut s).unwrap();
+    assert!(s.blocked.is_empty());
+    // no party named: every party
+    c.block_dtmf(&Options { call_id: "c".into(), ..Default::default() }, true, &mut s).unwrap();
+    assert_eq!(s.blocked.len(), 2);
+    assert!(c.block_dtmf(&Options { from_tag: "x".into(), ..Default::default() }, true, &mut s).is_err());
     // a transcoded stream terminates RTCP (eagw is the RTP endpoint)
     assert!(s.wiring[&a.rtp.unwrap().handle].rtcp_gen.is_some());
     // a re-offer without the flags, answered with Opus: pass-through again

@@ -52,6 +52,8 @@ pub struct WorkerStats {
     pub dtmf_tones: u64,
     pub dtmf_detected: u64,
     pub dtmf_played: u64,
+    /// telephone-event packets (and in-band digits) dropped by `block DTMF`.
+    pub dtmf_blocked: u64,
     pub errors: u64,
     pub turn: TurnStats,
 }
@@ -164,6 +166,7 @@ impl WorkerStats {
         self.dtmf_tones += o.dtmf_tones;
         self.dtmf_detected += o.dtmf_detected;
         self.dtmf_played += o.dtmf_played;
+        self.dtmf_blocked += o.dtmf_blocked;
         self.errors += o.errors;
         self.turn.merge(&o.turn);
     }

@@ -31,6 +31,8 @@ pub enum Request {
     Delete(Box<Options>),
     Query(Box<Options>),
     PlayDtmf(Box<Options>),
+    /// `block DTMF` (true) / `unblock DTMF` (false).
+    BlockDtmf(Box<Options>, bool),
     List,
     Stats,
     Shutdown,
@@ -229,6 +231,13 @@ impl Worker {
             Request::Delete(o) => self.delete(&o, now),
             Request::Query(o) => match self.calls.get(&o.call_id) {
                 Some(c) => Response::Query(c.report(&self.socks, now)),
+                None => Response::Error(NgError::new("Unknown call-id")),
+            },
+            Request::BlockDtmf(o, on) => match self.calls.get(&o.call_id) {
+                Some(c) => match c.block_dtmf(&o, on, &mut self.socks) {
+                    Ok(()) => Response::Done,
+                    Err(e) => Response::Error(e),
+                },
                 None => Response::Error(NgError::new("Unknown call-id")),
             },
             Request::PlayDtmf(o) => match self.calls.get(&o.call_id) {

@@ -58,6 +58,8 @@ pub struct Sock {
     /// by the worker's playout clock) instead of being relayed.
     xc: Option<Box<Xc>>,
     rep: SocketReport,
+    /// `block DTMF`: the party's telephone-event payload types, one bit each (0: none).
+    block_dtmf: u128,
 }
 
 /// A transcoded direction and its bucket on the playout wheel.
@@ -423,6 +425,12 @@ impl SocketTable {
         if let (Some(hd), true) = (&hdr, s.xc.is_some()) {
             return self.transcode_in(h, hd, &buf[..plain_len], now, st);
         }
+        if let (Some(hd), true) = (&hdr, s.block_dtmf != 0) {
+            if (s.block_dtmf >> (hd.payload_type & 0x7f)) & 1 != 0 {
+                st.dtmf_blocked += 1;
+                return;
+            }
+        }
         // (before protection encrypts it in place: the padding count is the last byte)
         let sent_payload = hdr.map_or(0, |h| rtcp::payload_len(&buf[..plain_len], &h));
         let out = match self.socks.get_mut(fwd as usize) {
@@ -495,6 +503,7 @@ impl SocketTable {
         let after = x.pipe.stats;
         st.transcode_errors += (after.bad_payload - before.bad_payload) + (after.unknown_pt - before.unknown_pt);
         st.dtmf_tones += after.dtmf_tones - before.dtmf_tones;
+        st.dtmf_blocked += after.dtmf_blocked - before.dtmf_blocked;
         if let PushResult::Cmr(m) = r {
             // the party asks for a mode of what it receives: the opposite direction's encoder
             if let Some(Some(o)) = self.socks.get_mut(fwd as usize) {
@@ -713,6 +722,7 @@ impl SocketTable {
             gen_owner: NONE,
             xc: None,
             rep: SocketReport::default(),
+            block_dtmf: 0,
         });
         if let Err(e) = self.register(raw, h) {
             self.close(h);
@@ -934,6 +944,14 @@ impl MediaSockets for SocketTable {
                 ..s.rep
             },
             None => SocketReport::default(),
+        }
+    }
+
+    fn block_dtmf(&mut self, h: Handle, on: bool, pts: &[u8]) {
+        let Some(Some(s)) = self.socks.get_mut(h as usize) else { return };
+        s.block_dtmf = if on { pts.iter().fold(0u128, |m, &p| m | 1u128 << (p & 0x7f)) } else { 0 };
+        if let Some(x) = s.xc.as_deref_mut() {
+            x.pipe.set_block_dtmf(on);
         }
     }
 
