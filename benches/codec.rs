@@ -271,6 +271,24 @@ fn codecs(c: &mut Criterion) {
             black_box(ae.encode(&o16[..k], &mut abuf).unwrap())
         })
     });
+    // DTMF: the detector on a frame of speech at each rate, the splice of two frames
+    for (rate, frames) in [(8000u32, &s8), (16000, &s16), (48000, &s48)] {
+        let mut det = eagw::media::dtmf::Detector::new(rate);
+        g.bench_function(format!("dtmf_detect_{}k", rate / 1000), |b| {
+            b.iter(|| {
+                i = (i + 1) % frames.len();
+                black_box(det.frame(&frames[i]))
+            })
+        });
+    }
+    let mut spliced = s16[0].clone();
+    g.bench_function("stretch_splice_16k", |b| {
+        b.iter(|| {
+            i = (i + 1) % (s16.len() - 1);
+            spliced.copy_from_slice(&s16[i]);
+            black_box(eagw::media::stretch::splice(&mut spliced, &s16[i + 1], 16000))
+        })
+    });
     g.finish();
 }
 
