@@ -350,7 +350,9 @@ pub struct Pipeline {
     amr_pack: Box<[amrwb_rtp::Frame; MAX_PTIME_FRAMES]>,
     /// Consecutive quiet frames (comfort noise towards a G.711 side).
     quiet_run: u32,
-    pcm: Box<[i16; MAX_FRAME_SAMPLES]>,
+    /// Decoded audio (Opus: room for a 120 ms packet) and the part of it still to play.
+    pcm: Box<[i16]>,
+    carry: std::ops::Range<usize>,
     pcm2: Box<[i16; MAX_FRAME_SAMPLES]>,
     pub stats: Stats,
 }
@@ -499,7 +501,8 @@ impl Pipeline {
             pack_buf: if pack > 1 { vec![0; pack as usize * 160] } else { vec![] },
             amr_pack: Box::default(),
             quiet_run: 0,
-            pcm: Box::new([0; MAX_FRAME_SAMPLES]),
+            pcm: vec![0; if rx == CodecKind::Opus { 6 * frame_samples(dec_rate) } else { MAX_FRAME_SAMPLES }].into_boxed_slice(),
+            carry: 0..0,
             pcm2: Box::new([0; MAX_FRAME_SAMPLES]),
             stats: Stats::default(),
             spec: spec.clone(),
@@ -877,11 +880,22 @@ impl Pipeline {
         }
         let busy = self.dtmf_busy();
         let dec = self.dec.get();
+        let n = frame_samples(dec.sample_rate());
+        // the rest of a packet longer than 20 ms (Opus 40/60 ms): it plays in the periods
+        // the buffer sees as missing (Lost or Expand), before anything is concealed
+        let carried = self.carry.start + n <= self.carry.end;
         // None: nothing from the party this period
         let res = match self.jb.pop(now) {
             Out::Waiting => None,
+            Out::Lost { .. } | Out::Expand if carried => {
+                self.idle = 0;
+                self.pcm.copy_within(self.carry.start..self.carry.start + n, 0);
+                self.carry.start += n;
+                Some(Ok(n))
+            }
             Out::Frame { payload, merge, .. } => {
                 self.idle = 0;
+                self.carry = 0..0;
                 let r = match dec.decode(Input::Frame(payload), &mut self.pcm[..]) {
                     Ok(n) => Ok(n),
                     Err(_) => {
@@ -899,6 +913,14 @@ impl Pipeline {
                         }
                     }
                 }
+                // a long packet: its first 20 ms now, the rest carried
+                let r = match r {
+                    Ok(k) if k > n && k % n == 0 => {
+                        self.carry = n..k;
+                        Ok(n)
+                    }
+                    r => r,
+                };
                 // more buffered than the target and this frame is silence: drop the next
                 // one unheard (NetEQ's accelerate in a pause), rather than speech later
                 if let Ok(n) = r {
@@ -926,8 +948,6 @@ impl Pipeline {
                 }
             }
         };
-        let dec_rate = dec.sample_rate();
-        let n = frame_samples(dec_rate);
         match res {
             Some(Ok(k)) if k == n => {}
             None if !busy => {
@@ -1676,5 +1696,41 @@ mod tests {
             .collect();
         assert!(digits(&got).is_empty());
         assert_eq!(p.stats.dtmf_tones, 0);
+    }
+
+    #[test]
+    fn opus_in_40_and_60_ms_packets_plays_whole() {
+        use audiopus::coder::Encoder as OpusEnc;
+        use audiopus::{Application, Channels, SampleRate};
+        for ms in [40usize, 60] {
+            let mut p = Pipeline::new(&spec(CodecKind::Opus, 111, CodecKind::Pcma, 8), 5).unwrap();
+            let enc = OpusEnc::new(SampleRate::Hz48000, Channels::Mono, Application::Voip).unwrap();
+            let per = ms / 20;
+            let mut buf = [0u8; MAX_PACKET];
+            let mut heard = vec![];
+            for i in 0..(1200 / ms) {
+                let now = 1_000 * MS + (i * ms) as u64 * MS;
+                let pcm: Vec<i16> = (0..per).flat_map(|f| tone(48000, (i * per + f) * 960)).collect();
+                let mut pl = [0u8; 1500];
+                let k = enc.encode(&pcm, &mut pl).unwrap();
+                let pkt = rtp(111, i as u16, (i * per * 960) as u32, &pl[..k]);
+                p.push(now, &hdr(&pkt), &pkt[12..]);
+                for f in 0..per {
+                    let at = now + (f * 20) as u64 * MS + 5 * MS;
+                    if let Some(n) = p.pull(at, &mut buf) {
+                        let mut d = [0i16; 160];
+                        crate::codec::g711::decode_slice(Law::A, &buf[12..n], &mut d);
+                        heard.push(!is_quiet(&d));
+                    }
+                }
+            }
+            assert_eq!(p.stats.decode_errors, 0, "{ms} ms");
+            // once playing, every period has the tone: the packets' later parts are not
+            // concealed as losses
+            let first = heard.iter().position(|&l| l).unwrap();
+            let loud = heard[first..heard.len() - per].iter().filter(|&&l| l).count();
+            assert_eq!(loud, heard.len() - per - first, "{ms} ms: {heard:?}");
+            assert!(p.stats.concealed <= 2, "{ms} ms: {} concealed", p.stats.concealed);
+        }
     }
 }
