@@ -337,7 +337,7 @@ pub struct Pipeline {
     dec_rate: u32,
     own: Option<Box<OwnDigit>>,
     play: VecDeque<PlayDigit>,
-    /// Frame periods of silence still due after a played digit.
+    /// Frame periods still to wait after a played digit before the next one starts.
     play_pause: u32,
     event_out: Option<EventOut>,
     enc_rate: u32,
@@ -956,7 +956,7 @@ impl Pipeline {
             }
             None => self.pcm[..n].fill(0), // DTMF to play while the party is silent
             Some(_) => {
-                // nothing usable (or a packet longer than 20 ms): a silent frame
+                // nothing usable (or audio of another length): a silent frame
                 self.stats.decode_errors += 1;
                 self.pcm[..n].fill(0);
             }
@@ -977,7 +977,7 @@ impl Pipeline {
             }
         };
         if busy || detected.is_some() {
-            // (the frame buffers are taken out for the call: dtmf_frame borrows self)
+            // (copied through a stack buffer: dtmf_frame borrows all of self)
             let mut tmp = [0i16; MAX_FRAME_SAMPLES];
             let k = pcm.len();
             tmp[..k].copy_from_slice(pcm);
