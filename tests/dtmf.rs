@@ -9,7 +9,7 @@
 mod common;
 
 use common::audio::*;
-use common::{answer, media_addr, offer, require_ffmpeg, s, Eagw};
+use common::{answer, media_addr, offer, require_ffmpeg, rtp_full as rtp, s, Eagw};
 use eagw::codec::opus::{OpusConfig, OpusEncoder};
 use eagw::codec::Encoder;
 use eagw::control::bencode::{DictBuilder, Value};
@@ -20,15 +20,6 @@ const FRAMES: usize = 175; // 3.5 s
 const KEYS: [[char; 4]; 4] = [['1', '2', '3', 'A'], ['4', '5', '6', 'B'], ['7', '8', '9', 'C'], ['*', '0', '#', 'D']];
 const LOW: [f64; 4] = [697.0, 770.0, 852.0, 941.0];
 const HIGH: [f64; 4] = [1209.0, 1336.0, 1477.0, 1633.0];
-
-fn rtp(pt: u8, marker: bool, seq: u16, ts: u32, ssrc: u32, payload: &[u8]) -> Vec<u8> {
-    let mut p = vec![0x80, pt | if marker { 0x80 } else { 0 }];
-    p.extend_from_slice(&seq.to_be_bytes());
-    p.extend_from_slice(&ts.to_be_bytes());
-    p.extend_from_slice(&ssrc.to_be_bytes());
-    p.extend_from_slice(payload);
-    p
-}
 
 /// The digit a 20 ms frame at 8 kHz holds, by plain DFT at the eight frequencies.
 fn frame_digit(x: &[i16]) -> Option<char> {

@@ -10,7 +10,7 @@
 mod common;
 
 use common::audio::*;
-use common::{answer, media_addr, offer, s, Eagw};
+use common::{answer, media_addr, offer, rtp_full as rtp, s, Eagw};
 use eagw::codec::amrwb::{AmrwbDecoder, AmrwbEncoder};
 use eagw::codec::{Decoder, Input};
 use eagw::codec::amrwb_rtp::{self, Framing, Payload};
@@ -34,15 +34,6 @@ fn b_sdp(port: u16, amr: &str, te: &str) -> String {
          m=audio {port} RTP/AVP {amr} {te}\r\na=rtpmap:{amr} AMR-WB/16000\r\na=rtpmap:{te} telephone-event/16000\r\n\
          a=fmtp:{te} 0-15\r\na=sendrecv\r\n"
     )
-}
-
-fn rtp(pt: u8, marker: bool, seq: u16, ts: u32, ssrc: u32, payload: &[u8]) -> Vec<u8> {
-    let mut p = vec![0x80, pt | if marker { 0x80 } else { 0 }];
-    p.extend_from_slice(&seq.to_be_bytes());
-    p.extend_from_slice(&ts.to_be_bytes());
-    p.extend_from_slice(&ssrc.to_be_bytes());
-    p.extend_from_slice(payload);
-    p
 }
 
 struct Rng(u64);

@@ -283,6 +283,17 @@ pub fn rtp(seq: u16, ssrc: u32, payload: &[u8]) -> Vec<u8> {
     p
 }
 
+/// An RTP packet with every header field given (payload type, marker, sequence number,
+/// timestamp, SSRC).
+pub fn rtp_full(pt: u8, marker: bool, seq: u16, ts: u32, ssrc: u32, payload: &[u8]) -> Vec<u8> {
+    let mut p = vec![0x80, pt | if marker { 0x80 } else { 0 }];
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&ts.to_be_bytes());
+    p.extend_from_slice(&ssrc.to_be_bytes());
+    p.extend_from_slice(payload);
+    p
+}
+
 /// A minimal RTCP receiver report.
 pub fn rtcp_rr(ssrc: u32) -> Vec<u8> {
     let mut p = vec![0x80, 201, 0, 1];
