@@ -58,7 +58,9 @@ pub struct Sock {
     /// by the worker's playout clock) instead of being relayed.
     xc: Option<Box<Xc>>,
     rep: SocketReport,
-    /// `block DTMF`: the party's telephone-event payload types, one bit each (0: none).
+    /// `block DTMF`: whether it is on, and the party's telephone-event payload types, one
+    /// bit each (0: none).
+    dtmf_blocked: bool,
     block_dtmf: u128,
 }
 
@@ -722,6 +724,7 @@ impl SocketTable {
             gen_owner: NONE,
             xc: None,
             rep: SocketReport::default(),
+            dtmf_blocked: false,
             block_dtmf: 0,
         });
         if let Err(e) = self.register(raw, h) {
@@ -807,7 +810,9 @@ impl MediaSockets for SocketTable {
                     self.wheel.remove(h, old.bucket, old.pipe.cost_us());
                 }
                 match Pipeline::new(&tuned, u64::from_le_bytes(seed)) {
-                    Ok(pipe) => {
+                    Ok(mut pipe) => {
+                        // a new pipeline (re-negotiated codecs) keeps the party's DTMF block
+                        pipe.set_block_dtmf(s.dtmf_blocked);
                         let bucket = self.wheel.add(h, pipe.cost_us(), sys::mono_ns());
                         s.xc = Some(Box::new(Xc { pipe, bucket, asked: spec }));
                     }
@@ -949,6 +954,7 @@ impl MediaSockets for SocketTable {
 
     fn block_dtmf(&mut self, h: Handle, on: bool, pts: &[u8]) {
         let Some(Some(s)) = self.socks.get_mut(h as usize) else { return };
+        s.dtmf_blocked = on;
         s.block_dtmf = if on { pts.iter().fold(0u128, |m, &p| m | 1u128 << (p & 0x7f)) } else { 0 };
         if let Some(x) = s.xc.as_deref_mut() {
             x.pipe.set_block_dtmf(on);
