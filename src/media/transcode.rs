@@ -308,7 +308,7 @@ pub struct Pipeline {
     /// G.711 in packets other than 20 ms: the timestamp grid of 20 ms frames and the frame
     /// being gathered (its timestamp, octets so far, octets).
     g711_base: Option<u32>,
-    g711_part: Option<Box<(u32, u16, [u8; 160])>>,
+    g711_part: Option<(u32, u16, [u8; 160])>,
     /// Scratch for AMR-WB depacketizing.
     amr_payload: Box<Payload>,
     /// The CMR eagw sends (a mode, or none).
@@ -334,7 +334,6 @@ pub struct Pipeline {
     detector: Option<Box<Detector>>,
     /// `block DTMF`: the party's events dropped, its in-band digits muted and not sent.
     block_dtmf: bool,
-    dec_rate: u32,
     own: Option<Box<OwnDigit>>,
     play: VecDeque<PlayDigit>,
     /// Frame periods still to wait after a played digit before the next one starts.
@@ -490,7 +489,6 @@ impl Pipeline {
             detector: (spec.rx_dtmf.is_none() && spec.tx_dtmf.is_some()).then(|| Box::new(Detector::new(dec_rate))),
             own: None,
             block_dtmf: false,
-            dec_rate,
             play: VecDeque::new(),
             play_pause: 0,
             event_out: None,
@@ -645,7 +643,7 @@ impl Pipeline {
             let take = (160 - off as usize).min(rest.len());
             let part = match self.g711_part.take() {
                 Some(p) if p.0 == frame_ts && p.1 as u32 == off => Some(p),
-                _ if off == 0 => Some(Box::new((frame_ts, 0, [0u8; 160]))),
+                _ if off == 0 => Some((frame_ts, 0, [0u8; 160])),
                 _ => None, // the middle of a frame whose start is missing
             };
             if let Some(mut p) = part {
@@ -726,7 +724,7 @@ impl Pipeline {
         // detection runs while blocked, or when in-band digits become events
         let wanted = on || (self.spec.rx_dtmf.is_none() && self.spec.tx_dtmf.is_some());
         match (wanted, self.detector.is_some()) {
-            (true, false) => self.detector = Some(Box::new(Detector::new(self.dec_rate))),
+            (true, false) => self.detector = Some(Box::new(Detector::new(self.dec.get().sample_rate()))),
             (false, true) => self.detector = None,
             _ => {}
         }
