@@ -278,6 +278,33 @@ fn digits_cross_between_telephone_event_and_inband_and_play_dtmf_injects_them() 
     assert_eq!(e.total_stat("dtmfblocked"), 10);
     block(&mut e, "unblock DTMF");
     assert_eq!(burst(200), (10, 10));
+
+    // inject DTMF: a call on a codec both share (PCMU) goes through the transcoder (PCMU
+    // into PCMU), so a digit played from A reaches B, as events since B has
+    // telephone-event, beside A's audio
+    let flags = Value::List(vec![Value::str("inject DTMF")]);
+    let r = e.ng(&offer("dtmf-inject", "A", &common::sdp(pa, "")).val("flags", flags).build());
+    assert_eq!(s(&r, "result"), "ok", "{r:?}");
+    let r = e.ng(&answer("dtmf-inject", "A", "B", &common::sdp(pb, "")).build());
+    assert_eq!(s(&r, "result"), "ok", "{r:?}");
+    let eagw_a = media_addr(&s(&r, "sdp"));
+    let a2 = a.try_clone().unwrap();
+    let talk = std::thread::spawn(move || {
+        for k in 0..40u16 {
+            a2.send_to(&rtp(0, k == 0, 500 + k, 160 * k as u32, 0xd, &[0xff; 160]), eagw_a).unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    let r = play(&mut e, "dtmf-inject", "A", "5");
+    assert_eq!(s(&r, "result"), "ok", "{r:?}");
+    let got = receive_rtp(&b, Duration::from_millis(900));
+    talk.join().unwrap();
+    let audio = got.iter().filter(|(h, _)| h.payload_type == 0).count();
+    let fives = got.iter().filter(|(h, p)| h.payload_type == 101 && p.first() == Some(&5)).count();
+    let ends = got.iter().filter(|(h, p)| h.payload_type == 101 && p.len() >= 4 && p[1] & 0x80 != 0).count();
+    assert!(audio >= 30, "A's audio through the transcoder: {audio} packets");
+    assert!(fives >= 10 && ends == 3, "digit 5 as events: {fives} packets, {ends} end packets");
     assert!(e.alive());
     e.terminate();
 }

@@ -273,6 +273,7 @@ pub fn apply_flag(o: &mut Options, token: &str) {
         "no-rtcp-attribute" => o.no_rtcp_attribute = true,
         "always-transcode" => o.always_transcode = true,
         "force-transcoding" => o.force_transcoding = true,
+        "inject-dtmf" => o.inject_dtmf = true,
         // transcoding is allowed whenever the codecs need it
         "allow-transcoding" => {}
         // rtpengine's alias for what a browser needs
@@ -291,7 +292,7 @@ pub fn apply_flag(o: &mut Options, token: &str) {
         }
         "loop-protect" | "record-call" | "no-redis-update" | "to-tag" | "directional" | "reset" | "all"
         | "single-codec" | "reuse-codecs" | "static-codecs" | "allow-no-codec-media" | "allow-asymmetric-codecs"
-        | "port-latching-off" | "inject-dtmf" | "strip-extmap" | "original-sendrecv" | "provisional" => {}
+        | "port-latching-off" | "strip-extmap" | "original-sendrecv" | "provisional" => {}
         _ => apply_prefixed(o, token, &n),
     }
 }

@@ -96,6 +96,8 @@ pub struct MediaState {
     pub ptime_out: Option<u32>,
     /// The party's telephone-event payload types (for `block DTMF`).
     pub te_pts: Vec<u8>,
+    /// `inject DTMF` was asked in the offer: the answer transcodes even a shared codec.
+    pub inject_dtmf: bool,
 }
 
 impl MediaState {
@@ -550,6 +552,7 @@ impl Call {
             if o.ptime.is_some() {
                 self.legs[b].medias[i].ptime_out = o.ptime;
             }
+            self.legs[a].medias[i].inject_dtmf = o.inject_dtmf;
             let a_ice = webrtc::ice_creds(&input, m_in);
             offerer_ice(&mut self.legs[a].medias[i], a_ice.clone())?;
             {
@@ -758,7 +761,8 @@ impl Call {
             }
             // transcode when the answerer's codec is not the offerer's (or flags say so)
             let decision = if m_in.port != 0 && !self.legs[a].medias[i].rejected {
-                codecs::decide(&self.legs[a].medias[i].offered, &codecs::formats_of(m_in), o)?
+                let inject = o.inject_dtmf || self.legs[a].medias[i].inject_dtmf;
+                codecs::decide(&self.legs[a].medias[i].offered, &codecs::formats_of(m_in), o, inject)?
             } else {
                 None
             };
@@ -1043,6 +1047,7 @@ fn ensure_media(
         ptime: None,
         ptime_out: None,
         te_pts: vec![],
+        inject_dtmf: false,
     };
     if leg.medias.len() > i {
         leg.medias[i] = st;

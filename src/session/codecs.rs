@@ -190,15 +190,19 @@ fn side(codec: &Fmt, all: &[Fmt]) -> Option<XcodeSide> {
 
 /// After the answer: whether the stream is transcoded, and if so what the offerer (`a`)
 /// and the answerer (`b`) each speak. `offered` is the offerer's list, `answered` the
-/// answerer's.
-pub fn decide(offered: &[Fmt], answered: &[Fmt], o: &Options) -> Result<Option<(XcodeSide, XcodeSide)>, NgError> {
+/// answerer's. `inject` (`inject DTMF` in the offer or the answer): a codec both speak is
+/// transcoded into itself, so that digits can be played into the stream.
+pub fn decide(offered: &[Fmt], answered: &[Fmt], o: &Options, inject: bool) -> Result<Option<(XcodeSide, XcodeSide)>, NgError> {
     let Some(cb) = answered.iter().find(|f| f.is_audio()) else { return Ok(None) };
     let shared = offered.iter().any(|f| f.same_codec(cb));
     let accept: Vec<&String> = o.codec_accept.iter().collect();
     let all = o.always_transcode;
-    // the offerer's codec: the first accepted one, else (the answerer's is foreign to
-    // the offerer) the first eagw can transcode
-    let ca = if all || !accept.is_empty() {
+    let inject = inject && shared && cb.kind().is_some();
+    // the offerer's codec: the answerer's one for `inject DTMF`; else the first accepted
+    // one, else (the answerer's is foreign to the offerer) the first eagw can transcode
+    let ca = if inject {
+        offered.iter().find(|f| f.same_codec(cb))
+    } else if all || !accept.is_empty() {
         offered.iter().filter(|f| f.is_audio() && f.kind().is_some()).find(|f| all || accept.iter().any(|s| fmt_matches(s, f)))
     } else if shared {
         None
@@ -219,7 +223,7 @@ pub fn decide(offered: &[Fmt], answered: &[Fmt], o: &Options) -> Result<Option<(
         return Err(NgError::new(format!("answer codec {}/{} cannot be transcoded", cb.name, cb.clock)));
     }
     // accepting the codec the answerer picked anyway is pass-through
-    if ca.same_codec(cb) && !o.force_transcoding {
+    if ca.same_codec(cb) && !o.force_transcoding && !inject {
         return Ok(None);
     }
     match (side(ca, offered), side(cb, answered)) {
@@ -288,7 +292,7 @@ mod tests {
     fn answer_with_a_foreign_codec_transcodes_and_rewrites_towards_the_offerer() {
         let a = media(BROWSER);
         let b = media(IMS);
-        let (xa, xb) = decide(&formats_of(&a), &formats_of(&b), &opts()).unwrap().unwrap();
+        let (xa, xb) = decide(&formats_of(&a), &formats_of(&b), &opts(), false).unwrap().unwrap();
         assert_eq!((xa.codec.pt, xa.codec.kind, xa.dtmf), (111, CodecKind::Opus, Some((126, 8000))));
         assert_eq!((xb.codec.pt, xb.codec.kind, xb.dtmf), (96, CodecKind::AmrWb, Some((97, 16000))));
         assert_eq!(xb.codec.fmtp, "mode-set=0,1,2");
@@ -304,18 +308,26 @@ mod tests {
     fn a_shared_codec_passes_through_unless_accept_says_otherwise() {
         let a = media(BROWSER);
         let b = media("m=audio 4000 RTP/AVP 8 96\r\na=rtpmap:96 AMR-WB/16000\r\n");
-        assert_eq!(decide(&formats_of(&a), &formats_of(&b), &opts()).unwrap(), None);
+        assert_eq!(decide(&formats_of(&a), &formats_of(&b), &opts(), false).unwrap(), None);
         let mut o = opts();
         o.codec_accept = vec!["opus".into()];
-        let (xa, xb) = decide(&formats_of(&a), &formats_of(&b), &o).unwrap().unwrap();
+        let (xa, xb) = decide(&formats_of(&a), &formats_of(&b), &o, false).unwrap().unwrap();
         assert_eq!((xa.codec.kind, xb.codec.kind), (CodecKind::Opus, CodecKind::Pcma));
         let mut o = opts();
         o.always_transcode = true;
-        assert_eq!(decide(&formats_of(&a), &formats_of(&b), &o).unwrap().unwrap().0.codec.pt, 111);
+        assert_eq!(decide(&formats_of(&a), &formats_of(&b), &o, false).unwrap().unwrap().0.codec.pt, 111);
         // accepting what was answered anyway: pass-through
         let mut o = opts();
         o.codec_accept = vec!["PCMA".into()];
-        assert_eq!(decide(&formats_of(&a), &formats_of(&b), &o).unwrap(), None);
+        assert_eq!(decide(&formats_of(&a), &formats_of(&b), &o, false).unwrap(), None);
+        // inject DTMF: the shared codec is transcoded into itself (not into the offerer's
+        // first, Opus), so that digits can be played into it
+        let (xa, xb) = decide(&formats_of(&a), &formats_of(&b), &opts(), true).unwrap().unwrap();
+        assert_eq!((xa.codec.kind, xb.codec.kind), (CodecKind::Pcma, CodecKind::Pcma));
+        // nothing shared: transcoded as without it
+        let c = media("m=audio 4000 RTP/AVP 96\r\na=rtpmap:96 AMR-WB/16000\r\n");
+        let (xa, xb) = decide(&formats_of(&a), &formats_of(&c), &opts(), true).unwrap().unwrap();
+        assert_eq!((xa.codec.kind, xb.codec.kind), (CodecKind::Opus, CodecKind::AmrWb));
     }
 
     #[test]
@@ -325,8 +337,8 @@ mod tests {
         let mut o = opts();
         o.codec_mask = vec!["all".into()];
         o.codec_transcode = vec!["G729".into()];
-        assert!(decide(&formats_of(&a), &formats_of(&b), &o).is_err());
+        assert!(decide(&formats_of(&a), &formats_of(&b), &o, false).is_err());
         // without flags: left alone (pass-through, as before)
-        assert_eq!(decide(&formats_of(&a), &formats_of(&b), &opts()).unwrap(), None);
+        assert_eq!(decide(&formats_of(&a), &formats_of(&b), &opts(), false).unwrap(), None);
     }
 }

@@ -79,6 +79,10 @@ pub struct Options {
     pub always_transcode: bool,
     /// `force transcoding`: transcode even between identical codecs.
     pub force_transcoding: bool,
+    /// `inject DTMF` (offer or answer): the stream goes through the transcoder even when
+    /// both parties speak the same codec (decoded and re-encoded in it), so `play DTMF`
+    /// can put digits into it.
+    pub inject_dtmf: bool,
     /// `ptime` / `ptime-reverse` (offer only): the packetization eagw sends, when it
     /// transcodes, towards the answerer / the offerer (20, 40 or 60 ms).
     pub ptime: Option<u32>,

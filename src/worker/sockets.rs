@@ -965,7 +965,7 @@ impl MediaSockets for SocketTable {
         let Some(Some(s)) = self.socks.get_mut(h as usize) else { return Err("no such stream".into()) };
         let Some(x) = s.xc.as_deref_mut() else {
             return Err("the party's audio is not transcoded: eagw injects DTMF into transcoded streams only \
-                        (offer with codec-transcode-<codec> or always-transcode)"
+                        (offer with inject-DTMF, codec-transcode-<codec> or always-transcode)"
                 .into());
         };
         if x.pipe.play_dtmf(digits) {
