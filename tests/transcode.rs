@@ -335,3 +335,67 @@ fn loss_and_jitter_cost_little_quality_and_bounded_delay() {
     println!("delay added by the jitter, mean of the four impaired streams: {added:.1} ms, bound {bound:.0} ms");
     assert!(added < bound, "{added:.1} vs {bound:.0} ms");
 }
+
+/// `codec-set` and a `codec-transcode` spec with a bitrate set eagw's encoders for one
+/// call: Opus at 24 kbit/s (60-octet CELT packets instead of the default 160) towards A,
+/// AMR-WB 23.85 (frame type 8) instead of 12.65 towards B.
+#[test]
+fn codec_set_sets_the_call_encoders_bitrates() {
+    let d = audio_dir("transcode-codec-set");
+    let [src48, src16, _] = speech(&d);
+    let mut e = Eagw::start(60, "");
+    let (a, b) = (UdpSocket::bind("127.0.0.1:0").unwrap(), UdpSocket::bind("127.0.0.1:0").unwrap());
+    let (pa, pb) = (a.local_addr().unwrap().port(), b.local_addr().unwrap().port());
+    let codec = DictBuilder::new()
+        .val("mask", Value::List(vec![Value::str("all")]))
+        .val("transcode", Value::List(vec![Value::str("AMR-WB/16000/1/23850")]))
+        .val("set", Value::List(vec![Value::str("opus/48000/2/24000")]))
+        .build();
+    let r = e.ng(&offer("xc-set", "A", &a_sdp(pa)).val("codec", codec).build());
+    assert_eq!(s(&r, "result"), "ok", "{r:?}");
+    let to_b = s(&r, "sdp");
+    let fb = eagw::session::codecs::formats_of(&eagw::sdp::parse(&to_b).unwrap().media[0]);
+    let (amr_pt, te_pt) = (fb[0].pt, fb[1].pt);
+    let r = e.ng(&answer("xc-set", "A", "B", &b_sdp(pb, &amr_pt.to_string(), &te_pt.to_string())).build());
+    assert_eq!(s(&r, "result"), "ok", "{r:?}");
+    let (eagw_a, eagw_b) = (media_addr(&s(&r, "sdp")), media_addr(&to_b));
+    // 2 s each way
+    let mut enc = OpusEncoder::new(OpusConfig { sample_rate: 48000, bitrate: 32000, ..Default::default() }).unwrap();
+    let a_pkts: Vec<Vec<u8>> =
+        encode_all(&mut enc, &src48).iter().take(100).enumerate().map(|(i, f)| rtp(111, i == 0, i as u16, i as u32 * 960, 0xa, f)).collect();
+    let b_pkts: Vec<Vec<u8>> = encode_all(&mut AmrwbEncoder::new(2).unwrap(), &src16)
+        .iter()
+        .take(100)
+        .enumerate()
+        .map(|(i, f)| {
+            let mut pl = [0u8; 80];
+            let k = amrwb_rtp::packetize(amrwb_rtp::CMR_NONE, &[amrwb_rtp::Frame::from_storage(f).unwrap()], Framing::BandwidthEfficient, &mut pl).unwrap();
+            rtp(amr_pt, i == 0, i as u16, i as u32 * 320, 0xb, &pl[..k])
+        })
+        .collect();
+    let t0 = Instant::now() + Duration::from_millis(50);
+    let none = Impair { loss: 0.0, jitter_ms: 0.0, seed: 1 };
+    let (a2, b2) = (a.try_clone().unwrap(), b.try_clone().unwrap());
+    let sa = std::thread::spawn(move || send_paced(&a2, eagw_a, a_pkts, none, t0));
+    let sb = std::thread::spawn(move || send_paced(&b2, eagw_b, b_pkts, none, t0));
+    let (a3, b3) = (a.try_clone().unwrap(), b.try_clone().unwrap());
+    let ra = std::thread::spawn(move || receive_rtp(&a3, Duration::from_millis(800)));
+    let got_b = receive_rtp(&b3, Duration::from_millis(800));
+    let got_a = ra.join().unwrap();
+    sa.join().unwrap();
+    sb.join().unwrap();
+    let opus: Vec<usize> = got_a.iter().filter(|(h, _)| h.payload_type == 111).map(|(_, p)| p.len()).collect();
+    assert!(opus.len() >= 80, "{} Opus packets", opus.len());
+    let mean = opus.iter().sum::<usize>() as f64 / opus.len() as f64;
+    assert!((50.0..=70.0).contains(&mean), "Opus at 24 kbit/s: mean payload {mean:.1} octets");
+    let mut fts = vec![];
+    for (h, p) in got_b.iter().filter(|(h, _)| h.payload_type == amr_pt) {
+        let mut pl = Payload::default();
+        amrwb_rtp::depacketize(p, Framing::BandwidthEfficient, &mut pl).unwrap_or_else(|e| panic!("{h:?}: {e:?}"));
+        fts.extend(pl.frames().iter().map(|f| f.ft));
+    }
+    assert!(fts.len() >= 80, "{} AMR-WB frames", fts.len());
+    assert!(fts.iter().filter(|&&ft| ft == 8).count() * 10 >= fts.len() * 9, "AMR-WB 23.85 (FT 8): {fts:?}");
+    assert!(e.alive());
+    e.terminate();
+}

@@ -141,6 +141,33 @@ pub struct TranscodeSpec {
     pub amrwb_bitrate: u32,
     /// Packetization eagw sends (ms): 20, 40 or 60 for G.711 and AMR-WB; Opus is always 20.
     pub tx_ptime: u32,
+    /// What the call asked of the encoder (`codec-set`), over `[media]`'s settings.
+    pub tx_set: EncoderSettings,
+}
+
+/// Encoder settings one call asks for (ng `codec-set`, or a `codec-transcode` spec with a
+/// bitrate or options).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EncoderSettings {
+    /// bit/s: Opus's bitrate; AMR-WB's highest mode not above it.
+    pub bitrate: Option<u32>,
+    /// Opus complexity, 0–10.
+    pub complexity: Option<u8>,
+}
+
+impl TranscodeSpec {
+    /// The spec with the worker's `[media]` encoder settings, and the call's own
+    /// (`tx_set`) over them.
+    pub fn tuned(&self, opus_complexity: u8, opus_low_delay: bool, opus_bitrate: u32, amrwb_bitrate: u32) -> TranscodeSpec {
+        let b = self.tx_set.bitrate;
+        TranscodeSpec {
+            opus_complexity: self.tx_set.complexity.unwrap_or(opus_complexity),
+            opus_low_delay,
+            opus_bitrate: b.filter(|_| self.tx.kind == CodecKind::Opus).unwrap_or(opus_bitrate),
+            amrwb_bitrate: b.filter(|_| self.tx.kind == CodecKind::AmrWb).unwrap_or(amrwb_bitrate),
+            ..self.clone()
+        }
+    }
 }
 
 impl TranscodeSpec {
@@ -160,6 +187,7 @@ impl TranscodeSpec {
             opus_bitrate: 64_000,
             amrwb_bitrate: 12_650,
             tx_ptime: 20,
+            tx_set: EncoderSettings::default(),
         }
     }
 }
@@ -1103,6 +1131,7 @@ mod tests {
             opus_bitrate: 64_000,
             amrwb_bitrate: 12_650,
             tx_ptime: 20,
+            tx_set: EncoderSettings::default(),
         }
     }
 

@@ -6,7 +6,7 @@ use super::webrtc::{self, DtlsSide, Setup};
 use super::{
     Crypt, Handle, IceMode, Interfaces, LearnOpts, LocalPort, MediaSockets, NgError, Options, RtcpGen, Wiring,
 };
-use crate::media::transcode::{CodecKind, TranscodeSpec};
+use crate::media::transcode::{CodecKind, EncoderSettings, TranscodeSpec};
 use crate::config::Learning;
 use crate::transport::ice::Creds;
 use crate::sdp::{self, Family, Line, Media, Sdp};
@@ -98,6 +98,9 @@ pub struct MediaState {
     pub te_pts: Vec<u8>,
     /// `inject DTMF` was asked in the offer: the answer transcodes even a shared codec.
     pub inject_dtmf: bool,
+    /// The offer's `codec-set` (and `codec-transcode` specs with settings): what eagw's
+    /// encoder for each codec should do on this call.
+    pub enc_sets: Vec<(CodecKind, EncoderSettings)>,
 }
 
 impl MediaState {
@@ -475,6 +478,7 @@ impl Call {
         let input = sdp::parse(text).map_err(|e| NgError::new(format!("Failed to parse SDP: {e}")))?;
         self.update_learn(o);
         let (from_if, to_if) = resolve_ifaces(o, ifaces)?;
+        let sets = self.encoder_sets(o);
 
         let a = match self.find_leg(&o.from_tag) {
             Some(i) => i,
@@ -553,6 +557,8 @@ impl Call {
                 self.legs[b].medias[i].ptime_out = o.ptime;
             }
             self.legs[a].medias[i].inject_dtmf = o.inject_dtmf;
+            self.legs[a].medias[i].enc_sets = sets.clone();
+            self.legs[b].medias[i].enc_sets = sets.clone();
             let a_ice = webrtc::ice_creds(&input, m_in);
             offerer_ice(&mut self.legs[a].medias[i], a_ice.clone())?;
             {
@@ -855,6 +861,20 @@ impl Call {
         Ok(out.to_string_crlf())
     }
 
+    /// The offer's encoder settings (`codec-set`, and `codec-transcode` specs that carry
+    /// some); a spec eagw cannot follow is a warning in the reply, and ignored.
+    fn encoder_sets(&mut self, o: &Options) -> Vec<(CodecKind, EncoderSettings)> {
+        let mut sets = vec![];
+        for spec in o.codec_set.iter().chain(&o.codec_transcode) {
+            match codecs::parse_set(spec) {
+                Ok(Some(s)) => sets.push(s),
+                Ok(None) => {}
+                Err(e) => self.notes.push(format!("codec-set {spec}: {e}; ignored")),
+            }
+        }
+        sets
+    }
+
     fn touch(&mut self, now_ns: u64) {
         self.last_signal = unix_now().0;
         self.last_activity_ns = now_ns;
@@ -904,6 +924,7 @@ impl Call {
                 rx: f.codec.clone(),
                 tx: t.codec.clone(),
                 tx_ptime: to.ptime_out.or(to.ptime).unwrap_or(20),
+                tx_set: codecs::settings_for(&to.enc_sets, t.codec.kind),
                 rx_dtmf: f.dtmf,
                 tx_dtmf: t.dtmf,
                 rx_cn: f.cn,
@@ -1048,6 +1069,7 @@ fn ensure_media(
         ptime_out: None,
         te_pts: vec![],
         inject_dtmf: false,
+        enc_sets: vec![],
     };
     if leg.medias.len() > i {
         leg.medias[i] = st;

@@ -13,7 +13,7 @@
 //!   them.
 
 use super::{NgError, Options};
-use crate::media::transcode::{CodecKind, CodecSpec};
+use crate::media::transcode::{CodecKind, CodecSpec, EncoderSettings};
 use crate::sdp::{Line, Media};
 
 /// One format of an m= line with what eagw reads of it.
@@ -103,6 +103,58 @@ fn parse_spec(spec: &str) -> Option<CodecKind> {
         Some(c) if c != guess.clock() => None,
         _ => Some(guess),
     }
+}
+
+/// One `codec-set` spec (rtpengine's `name/clock/channels/bitrate/ptime/fmtp/options`,
+/// e.g. `opus/48000/2/24000`, `AMR-WB/16000/1/23850`, `opus/48000/2////complexity=5`):
+/// the codec and what it asks of eagw's encoder for it; `Ok(None)` for a spec that asks
+/// nothing (a bare `opus` in `codec-transcode`). Options (the 7th field, separated by
+/// space, colon, semicolon or comma): `complexity` or ffmpeg's `compression_level`
+/// (Opus, 0–10). ptime and fmtp fields are not taken from here (ng `ptime` sets the
+/// packetization).
+pub fn parse_set(spec: &str) -> Result<Option<(CodecKind, EncoderSettings)>, String> {
+    let fields: Vec<&str> = spec.split('/').map(str::trim).collect();
+    let bitrate = fields.get(3).copied().unwrap_or("");
+    let options = fields.get(6).copied().unwrap_or("");
+    if bitrate.is_empty() && options.is_empty() {
+        return Ok(None);
+    }
+    let kind = parse_spec(spec).ok_or("eagw does not encode that codec (at that clock rate)")?;
+    let mut set = EncoderSettings::default();
+    if !bitrate.is_empty() {
+        let b: u32 = bitrate.parse().map_err(|_| format!("bitrate {bitrate:?} is not a number"))?;
+        let (lo, hi) = match kind {
+            CodecKind::Opus => (6_000, 510_000),
+            CodecKind::AmrWb => (6_600, 23_850),
+            CodecKind::Pcma | CodecKind::Pcmu => (64_000, 64_000),
+        };
+        if !(lo..=hi).contains(&b) {
+            return Err(format!("bitrate {b} outside {lo}–{hi} for {}", kind.name()));
+        }
+        set.bitrate = (lo != hi).then_some(b);
+    }
+    for opt in options.split([' ', ':', ';', ',']).filter(|o| !o.is_empty()) {
+        let (k, v) = opt.split_once('=').or_else(|| opt.split_once("--")).ok_or_else(|| format!("option {opt:?} is not key=value"))?;
+        match (kind, k) {
+            (CodecKind::Opus, "complexity" | "compression_level") => {
+                let c: u8 = v.parse().ok().filter(|c| *c <= 10).ok_or_else(|| format!("{k} {v:?} is not 0–10"))?;
+                set.complexity = Some(c);
+            }
+            _ => return Err(format!("option {k} is not supported for {}", kind.name())),
+        }
+    }
+    Ok(Some((kind, set)))
+}
+
+/// What the call's `codec-set` specs ask of the encoder for `kind` (the first spec that
+/// sets each setting).
+pub fn settings_for(sets: &[(CodecKind, EncoderSettings)], kind: CodecKind) -> EncoderSettings {
+    let mut out = EncoderSettings::default();
+    for (_, s) in sets.iter().filter(|(k, _)| *k == kind) {
+        out.bitrate = out.bitrate.or(s.bitrate);
+        out.complexity = out.complexity.or(s.complexity);
+    }
+    out
 }
 
 /// `PCMA`, `opus/48000`, `AMR-WB/16000/1`, a payload type, or `all` against `f`.
@@ -302,6 +354,31 @@ mod tests {
         let f = formats_of(&out);
         assert_eq!(f[0].fmtp, "minptime=10;useinbandfec=1");
         assert_eq!((f[0].name.as_str(), f[0].channels), ("opus", Some(2)));
+    }
+
+    #[test]
+    fn codec_set_specs_read_as_rtpengine_writes_them() {
+        let opus = |b: Option<u32>, c: Option<u8>| Ok(Some((CodecKind::Opus, EncoderSettings { bitrate: b, complexity: c })));
+        assert_eq!(parse_set("opus/48000/2/24000"), opus(Some(24000), None));
+        assert_eq!(parse_set("opus/48000/1/16000"), opus(Some(16000), None));
+        assert_eq!(parse_set("opus/48000/2////compression_level=2"), opus(None, Some(2)));
+        assert_eq!(parse_set("opus/48000/2/32000///complexity--7, foo=1").unwrap_err(), "option foo is not supported for opus");
+        assert_eq!(parse_set("opus/48000/2/32000///complexity--7"), opus(Some(32000), Some(7)));
+        let amr = parse_set("AMR-WB/16000/1/23850").unwrap().unwrap();
+        assert_eq!(amr, (CodecKind::AmrWb, EncoderSettings { bitrate: Some(23850), complexity: None }));
+        // nothing asked: no settings, no error
+        assert_eq!(parse_set("opus"), Ok(None));
+        assert_eq!(parse_set("AMR-WB/16000/1"), Ok(None));
+        assert_eq!(parse_set("PCMA/8000/1/64000"), Ok(Some((CodecKind::Pcma, EncoderSettings::default()))));
+        // what cannot be followed is said
+        assert!(parse_set("opus/48000/2/1000").unwrap_err().contains("outside 6000–510000"));
+        assert!(parse_set("AMR-WB/16000/1/fast").unwrap_err().contains("not a number"));
+        assert!(parse_set("G729/8000/1/8000").unwrap_err().contains("does not encode"));
+        assert!(parse_set("opus/48000/2////complexity=11").unwrap_err().contains("0–10"));
+        // several specs: the first that sets each setting, for the codec asked
+        let sets = [parse_set("AMR-WB/16000/1/8850").unwrap().unwrap(), parse_set("opus/48000/2/20000").unwrap().unwrap(), parse_set("opus/48000/2/40000///complexity=3").unwrap().unwrap()];
+        assert_eq!(settings_for(&sets, CodecKind::Opus), EncoderSettings { bitrate: Some(20000), complexity: Some(3) });
+        assert_eq!(settings_for(&sets, CodecKind::Pcmu), EncoderSettings::default());
     }
 
     #[test]

@@ -73,7 +73,9 @@ pub struct Options {
     pub codec_accept: Vec<String>,
     /// `codec-consume`: as `mask` (removed from the offer, still transcoded to).
     pub codec_consume: Vec<String>,
-    /// `codec-set`: accepted; eagw's own encoder settings come from `[media]`.
+    /// `codec-set` (offer): encoder settings for this call (`opus/48000/2/24000`:
+    /// bitrate; `opus/48000/2////complexity=5`), over `[media]`'s (see
+    /// [`parse_set`](super::codecs::parse_set)).
     pub codec_set: Vec<String>,
     /// `always transcode` (= `codec-accept-all`).
     pub always_transcode: bool,

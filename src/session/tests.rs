@@ -643,3 +643,34 @@ m=audio 5004 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\na=sendrecv\r\n";
     c.answer(&opts("a", Some("b"), same), &ifaces(), &mut s, 1).unwrap();
     assert!(c.notes.iter().any(|n| n.contains("ptime 40 applies to transcoded streams")), "{:?}", c.notes);
 }
+
+#[test]
+fn codec_set_reaches_the_encoder_of_its_codec_over_the_workers_settings() {
+    use crate::media::transcode::{CodecKind, EncoderSettings};
+    const IMS: &str = "v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n\
+m=audio 49170 RTP/AVP 111\r\na=rtpmap:111 opus/48000/2\r\na=sendrecv\r\n";
+    let (mut c, mut s) = setup();
+    let mut o = opts("a", None, IMS);
+    o.codec_mask = vec!["all".into()];
+    o.codec_transcode = vec!["AMR-WB/16000/1/23850".into()];
+    o.codec_set = vec!["opus/48000/2/24000///complexity=4".into(), "opus/48000/2/5".into()];
+    let to_b = media(&c.offer(&o, &ifaces(), &mut s, 0).unwrap());
+    // the bad spec is a warning; the good ones are kept
+    assert!(c.notes.iter().any(|n| n.contains("codec-set opus/48000/2/5: bitrate 5 outside")), "{:?}", c.notes);
+    let amr = codecs::formats_of(&to_b)[0].pt;
+    let answer = format!(
+        "v=0\r\no=b 1 1 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\n\
+m=audio 5004 RTP/AVP {amr}\r\na=rtpmap:{amr} AMR-WB/16000\r\na=sendrecv\r\n"
+    );
+    c.answer(&opts("a", Some("b"), &answer), &ifaces(), &mut s, 1).unwrap();
+    let (a, b) = (&c.legs[0].medias[0], &c.legs[1].medias[0]);
+    let wa = s.wiring[&a.rtp.unwrap().handle].transcode.clone().unwrap();
+    let wb = s.wiring[&b.rtp.unwrap().handle].transcode.clone().unwrap();
+    assert_eq!((wa.tx.kind, wa.tx_set), (CodecKind::AmrWb, EncoderSettings { bitrate: Some(23850), complexity: None }));
+    assert_eq!((wb.tx.kind, wb.tx_set), (CodecKind::Opus, EncoderSettings { bitrate: Some(24000), complexity: Some(4) }));
+    // over the worker's [media] settings
+    let t = wb.tuned(0, true, 64_000, 12_650);
+    assert_eq!((t.opus_bitrate, t.opus_complexity, t.amrwb_bitrate), (24_000, 4, 12_650));
+    let t = wa.tuned(0, true, 64_000, 12_650);
+    assert_eq!((t.opus_bitrate, t.opus_complexity, t.amrwb_bitrate), (64_000, 0, 23_850));
+}

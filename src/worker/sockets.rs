@@ -802,8 +802,7 @@ impl MediaSockets for SocketTable {
             Some(spec) if s.xc.as_ref().is_some_and(|x| x.asked == spec) => {}
             Some(spec) => {
                 let (c, ld, ob, ab) = self.tuning;
-                let tuned =
-                    TranscodeSpec { opus_complexity: c, opus_low_delay: ld, opus_bitrate: ob, amrwb_bitrate: ab, ..spec.clone() };
+                let tuned = spec.tuned(c, ld, ob, ab);
                 let mut seed = [0u8; 8];
                 let _ = self.crypto.random().fill(&mut seed);
                 if let Some(old) = s.xc.take() {
