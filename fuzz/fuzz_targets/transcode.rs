@@ -24,6 +24,8 @@ fuzz_target!(|data: &[u8]| {
     spec.tx_dtmf = (sel & 0x20 != 0).then_some((100, tx.clock()));
     spec.rx_cn = Some(13);
     spec.tx_cn = (sel & 0x80 != 0).then_some(13);
+    // AMR-WB DTX with the octet-aligned framing (SID frames and NO_DATA in the packets)
+    spec.amrwb_dtx = sel & 0x10 != 0;
     let Ok(mut p) = Pipeline::new(&spec, 42) else { return };
     let (mut now, mut ts, mut seq) = (0u64, 0u32, 0u16);
     let mut out = vec![0u8; MAX_PACKET];

@@ -216,6 +216,10 @@ pub struct Media {
     pub opus_complexity: u8,
     pub opus_bitrate: u32,
     pub amrwb_bitrate: u32,
+    /// Transcoding: AMR-WB DTX towards the party (RFC 4867 / TS 26.193: in pauses a SID
+    /// frame every 160 ms and nothing between, as VoLTE terminals send). Off by default,
+    /// as rtpengine: every 20 ms carries a frame.
+    pub amrwb_dtx: bool,
 }
 
 impl Default for Media {
@@ -235,6 +239,7 @@ impl Default for Media {
             opus_complexity: 0,
             opus_bitrate: 64_000,
             amrwb_bitrate: 12_650,
+            amrwb_dtx: false,
         }
     }
 }

@@ -32,7 +32,7 @@
 use super::dtmf::{Detected, Detector, ToneGen};
 use super::jitter::{self, JitterBuffer, Out};
 use super::rtp::RtpHeader;
-use crate::codec::amrwb::{AmrwbDecoder, AmrwbEncoder};
+use crate::codec::amrwb::{AmrwbDecoder, AmrwbEncoder, FT_SID};
 use crate::codec::amrwb_rtp::{self, Framing, Payload, CMR_NONE};
 use crate::codec::g711::{G711Decoder, G711Encoder, Law};
 use crate::codec::opus::{OpusConfig, OpusDecoder, OpusEncoder};
@@ -139,6 +139,8 @@ pub struct TranscodeSpec {
     /// Opus bitrate (bit/s) and AMR-WB bitrate (picks the highest mode not above it).
     pub opus_bitrate: u32,
     pub amrwb_bitrate: u32,
+    /// AMR-WB DTX: SID frames in pauses (every 8th frame), nothing between.
+    pub amrwb_dtx: bool,
     /// Packetization eagw sends (ms): 20, 40 or 60 for G.711 and AMR-WB; Opus is always 20.
     pub tx_ptime: u32,
     /// What the call asked of the encoder (`codec-set`), over `[media]`'s settings.
@@ -153,14 +155,17 @@ pub struct EncoderSettings {
     pub bitrate: Option<u32>,
     /// Opus complexity, 0–10.
     pub complexity: Option<u8>,
+    /// AMR-WB DTX.
+    pub dtx: Option<bool>,
 }
 
 impl TranscodeSpec {
     /// The spec with the worker's `[media]` encoder settings, and the call's own
     /// (`tx_set`) over them.
-    pub fn tuned(&self, opus_complexity: u8, opus_low_delay: bool, opus_bitrate: u32, amrwb_bitrate: u32) -> TranscodeSpec {
+    pub fn tuned(&self, opus_complexity: u8, opus_low_delay: bool, opus_bitrate: u32, amrwb_bitrate: u32, amrwb_dtx: bool) -> TranscodeSpec {
         let b = self.tx_set.bitrate;
         TranscodeSpec {
+            amrwb_dtx: self.tx_set.dtx.unwrap_or(amrwb_dtx),
             opus_complexity: self.tx_set.complexity.unwrap_or(opus_complexity),
             opus_low_delay,
             opus_bitrate: b.filter(|_| self.tx.kind == CodecKind::Opus).unwrap_or(opus_bitrate),
@@ -186,6 +191,7 @@ impl TranscodeSpec {
             opus_low_delay: true,
             opus_bitrate: 64_000,
             amrwb_bitrate: 12_650,
+            amrwb_dtx: false,
             tx_ptime: 20,
             tx_set: EncoderSettings::default(),
         }
@@ -470,6 +476,7 @@ impl Pipeline {
                 let mut e = AmrwbEncoder::new(2)?;
                 e.set_mode_set(f.mode_set)?;
                 e.set_bitrate(spec.amrwb_bitrate)?;
+                e.set_dtx(spec.amrwb_dtx)?;
                 Enc::Amr(e, f.framing())
             }
         };
@@ -1100,9 +1107,12 @@ impl Pipeline {
                 return None;
             }
         };
+        // an AMR-WB packet that starts with a SID frame is not the talkspurt's start: the
+        // marker waits for the first speech frame (RFC 4867 §4.1)
+        let sid = matches!(self.enc, Enc::Amr(..)) && self.packed > 0 && self.amr_pack[0].ft == FT_SID;
         self.packed = 0;
         let ts = self.pack_ts;
-        let marker = std::mem::replace(&mut self.marker, false);
+        let marker = !sid && std::mem::replace(&mut self.marker, false);
         let mut hdr = [0u8; RTP_HEADER];
         self.header(&mut hdr, self.spec.tx.pt, marker, ts);
         head.copy_from_slice(&hdr);
@@ -1130,6 +1140,7 @@ mod tests {
             opus_low_delay: true,
             opus_bitrate: 64_000,
             amrwb_bitrate: 12_650,
+            amrwb_dtx: false,
             tx_ptime: 20,
             tx_set: EncoderSettings::default(),
         }
@@ -1682,6 +1693,47 @@ mod tests {
         let first = &got[0].1;
         assert!(got.iter().all(|g| g.1.timestamp.wrapping_sub(first.timestamp) % 160 == 0));
         assert_eq!(p.stats.cn_out, 3);
+    }
+
+    #[test]
+    fn amrwb_dtx_sends_sid_in_a_pause_and_marks_the_talkspurt_after_it() {
+        let mut s = spec(CodecKind::Pcmu, 0, CodecKind::AmrWb, 96);
+        s.amrwb_dtx = true;
+        let mut p = Pipeline::new(&s, 22).unwrap();
+        let mut buf = [0u8; MAX_PACKET];
+        let mut got: Vec<(u64, RtpHeader, Vec<u8>)> = vec![];
+        for i in 0..150u64 {
+            let now = 1_000 * MS + i * 20 * MS;
+            // tone, then 1.6 s of near silence, then tone again
+            let pcm: Vec<i16> = if (30..110).contains(&i) {
+                (0..160).map(|k| if k % 2 == 0 { 8 } else { -8 }).collect()
+            } else {
+                tone(8000, i as usize * 160)
+            };
+            let mut enc = [0u8; 160];
+            crate::codec::g711::encode_slice(Law::Mu, &pcm, &mut enc);
+            let pkt = rtp(0, i as u16, i as u32 * 160, &enc);
+            p.push(now, &hdr(&pkt), &pkt[12..]);
+            if let Some(n) = p.pull(now + 5 * MS, &mut buf) {
+                got.push((i, hdr(&buf[..n]), buf[12..n].to_vec()));
+            }
+        }
+        let fts = |g: &(u64, RtpHeader, Vec<u8>)| {
+            let mut pl = Payload::default();
+            amrwb_rtp::depacketize(&g.2, Framing::BandwidthEfficient, &mut pl).unwrap();
+            pl.frames().iter().map(|f| f.ft).collect::<Vec<u8>>()
+        };
+        // in the pause, past the encoder's hangover: SID frames only, one per 160 ms
+        let pause: Vec<&(u64, RtpHeader, Vec<u8>)> = got.iter().filter(|g| (45..110).contains(&g.0)).collect();
+        assert!(pause.iter().all(|g| fts(g) == vec![FT_SID]), "{:?}", pause.iter().map(|g| (g.0, fts(g))).collect::<Vec<_>>());
+        assert!((7..=10).contains(&pause.len()), "{} SID packets in 65 frames", pause.len());
+        assert!(pause.iter().all(|g| !g.1.marker), "a SID packet does not start a talkspurt");
+        assert!(p.stats.dtx_frames >= 50, "{}", p.stats.dtx_frames);
+        // the first speech frame after it does, and timestamps keep running
+        let back = got.iter().find(|g| g.0 >= 110 && fts(g)[0] <= 8).unwrap();
+        assert!(back.1.marker);
+        assert!(got.iter().all(|g| g.1.timestamp.wrapping_sub(got[0].1.timestamp) % 320 == 0));
+        assert!(got.iter().filter(|g| g.0 < 30).all(|g| fts(g) == vec![2]), "speech at 12.65 before it");
     }
 
     #[test]

@@ -140,6 +140,13 @@ pub fn parse_set(spec: &str) -> Result<Option<(CodecKind, EncoderSettings)>, Str
                 let c: u8 = v.parse().ok().filter(|c| *c <= 10).ok_or_else(|| format!("{k} {v:?} is not 0–10"))?;
                 set.complexity = Some(c);
             }
+            (CodecKind::AmrWb, "dtx") => {
+                set.dtx = Some(match v {
+                    "0" => false,
+                    "1" => true,
+                    _ => return Err(format!("dtx {v:?} is not 0 or 1")),
+                })
+            }
             _ => return Err(format!("option {k} is not supported for {}", kind.name())),
         }
     }
@@ -153,6 +160,7 @@ pub fn settings_for(sets: &[(CodecKind, EncoderSettings)], kind: CodecKind) -> E
     for (_, s) in sets.iter().filter(|(k, _)| *k == kind) {
         out.bitrate = out.bitrate.or(s.bitrate);
         out.complexity = out.complexity.or(s.complexity);
+        out.dtx = out.dtx.or(s.dtx);
     }
     out
 }
@@ -358,14 +366,17 @@ mod tests {
 
     #[test]
     fn codec_set_specs_read_as_rtpengine_writes_them() {
-        let opus = |b: Option<u32>, c: Option<u8>| Ok(Some((CodecKind::Opus, EncoderSettings { bitrate: b, complexity: c })));
+        let opus = |b: Option<u32>, c: Option<u8>| Ok(Some((CodecKind::Opus, EncoderSettings { bitrate: b, complexity: c, dtx: None })));
         assert_eq!(parse_set("opus/48000/2/24000"), opus(Some(24000), None));
         assert_eq!(parse_set("opus/48000/1/16000"), opus(Some(16000), None));
         assert_eq!(parse_set("opus/48000/2////compression_level=2"), opus(None, Some(2)));
         assert_eq!(parse_set("opus/48000/2/32000///complexity--7, foo=1").unwrap_err(), "option foo is not supported for opus");
         assert_eq!(parse_set("opus/48000/2/32000///complexity--7"), opus(Some(32000), Some(7)));
         let amr = parse_set("AMR-WB/16000/1/23850").unwrap().unwrap();
-        assert_eq!(amr, (CodecKind::AmrWb, EncoderSettings { bitrate: Some(23850), complexity: None }));
+        assert_eq!(amr, (CodecKind::AmrWb, EncoderSettings { bitrate: Some(23850), ..Default::default() }));
+        let amr = parse_set("AMR-WB/16000/1////dtx=1").unwrap().unwrap();
+        assert_eq!(amr, (CodecKind::AmrWb, EncoderSettings { dtx: Some(true), ..Default::default() }));
+        assert!(parse_set("AMR-WB/16000/1////dtx=2").unwrap_err().contains("not 0 or 1"));
         // nothing asked: no settings, no error
         assert_eq!(parse_set("opus"), Ok(None));
         assert_eq!(parse_set("AMR-WB/16000/1"), Ok(None));
@@ -377,7 +388,7 @@ mod tests {
         assert!(parse_set("opus/48000/2////complexity=11").unwrap_err().contains("0–10"));
         // several specs: the first that sets each setting, for the codec asked
         let sets = [parse_set("AMR-WB/16000/1/8850").unwrap().unwrap(), parse_set("opus/48000/2/20000").unwrap().unwrap(), parse_set("opus/48000/2/40000///complexity=3").unwrap().unwrap()];
-        assert_eq!(settings_for(&sets, CodecKind::Opus), EncoderSettings { bitrate: Some(20000), complexity: Some(3) });
+        assert_eq!(settings_for(&sets, CodecKind::Opus), EncoderSettings { bitrate: Some(20000), complexity: Some(3), dtx: None });
         assert_eq!(settings_for(&sets, CodecKind::Pcmu), EncoderSettings::default());
     }
 

@@ -666,11 +666,11 @@ m=audio 5004 RTP/AVP {amr}\r\na=rtpmap:{amr} AMR-WB/16000\r\na=sendrecv\r\n"
     let (a, b) = (&c.legs[0].medias[0], &c.legs[1].medias[0]);
     let wa = s.wiring[&a.rtp.unwrap().handle].transcode.clone().unwrap();
     let wb = s.wiring[&b.rtp.unwrap().handle].transcode.clone().unwrap();
-    assert_eq!((wa.tx.kind, wa.tx_set), (CodecKind::AmrWb, EncoderSettings { bitrate: Some(23850), complexity: None }));
-    assert_eq!((wb.tx.kind, wb.tx_set), (CodecKind::Opus, EncoderSettings { bitrate: Some(24000), complexity: Some(4) }));
+    assert_eq!((wa.tx.kind, wa.tx_set), (CodecKind::AmrWb, EncoderSettings { bitrate: Some(23850), ..Default::default() }));
+    assert_eq!((wb.tx.kind, wb.tx_set), (CodecKind::Opus, EncoderSettings { bitrate: Some(24000), complexity: Some(4), dtx: None }));
     // over the worker's [media] settings
-    let t = wb.tuned(0, true, 64_000, 12_650);
+    let t = wb.tuned(0, true, 64_000, 12_650, false);
     assert_eq!((t.opus_bitrate, t.opus_complexity, t.amrwb_bitrate), (24_000, 4, 12_650));
-    let t = wa.tuned(0, true, 64_000, 12_650);
+    let t = wa.tuned(0, true, 64_000, 12_650, false);
     assert_eq!((t.opus_bitrate, t.opus_complexity, t.amrwb_bitrate), (64_000, 0, 23_850));
 }

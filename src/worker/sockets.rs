@@ -192,7 +192,7 @@ pub struct SocketTable {
     /// Transcoding: the playout clock, `[media]`'s encoder settings, scratch buffers.
     wheel: Wheel,
     due: Vec<Due>,
-    tuning: (u8, bool, u32, u32),
+    tuning: (u8, bool, u32, u32, bool),
     pbuf: Box<[u8; MAX_PACKET + MAX_TAG]>,
 }
 
@@ -234,6 +234,7 @@ impl SocketTable {
                 cfg.media.opus_application == crate::config::OpusApplication::LowDelay,
                 cfg.media.opus_bitrate,
                 cfg.media.amrwb_bitrate,
+                cfg.media.amrwb_dtx,
             ),
             pbuf: Box::new([0; MAX_PACKET + MAX_TAG]),
         })
@@ -801,8 +802,8 @@ impl MediaSockets for SocketTable {
         match w.transcode {
             Some(spec) if s.xc.as_ref().is_some_and(|x| x.asked == spec) => {}
             Some(spec) => {
-                let (c, ld, ob, ab) = self.tuning;
-                let tuned = spec.tuned(c, ld, ob, ab);
+                let (c, ld, ob, ab, dtx) = self.tuning;
+                let tuned = spec.tuned(c, ld, ob, ab, dtx);
                 let mut seed = [0u8; 8];
                 let _ = self.crypto.random().fill(&mut seed);
                 if let Some(old) = s.xc.take() {
