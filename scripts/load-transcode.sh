@@ -5,7 +5,7 @@
 #   scripts/load-transcode.sh [STEPS] [SECONDS] [--codec pcma] ...   (extra options go to the tool)
 # STEPS: space-separated call counts (default "10 20 30 40"). Environment: NG_PORT (2223),
 # PORT_MIN/PORT_MAX (30000/39999), OPUS_APPLICATION / OPUS_COMPLEXITY / OPUS_BITRATE (eagw's
-# [media] settings; unset: eagw's defaults).
+# [media] settings; unset: eagw's defaults), AMRWB_DTX (true/false).
 set -eu
 cd "$(dirname "$0")/.."
 STEPS=${1:-"10 20 30 40"}
@@ -31,6 +31,7 @@ port_max = $PORT_MAX
 ${OPUS_APPLICATION:+opus_application = \"$OPUS_APPLICATION\"}
 ${OPUS_COMPLEXITY:+opus_complexity = $OPUS_COMPLEXITY}
 ${OPUS_BITRATE:+opus_bitrate = $OPUS_BITRATE}
+${AMRWB_DTX:+amrwb_dtx = $AMRWB_DTX}
 [[interface]]
 name = "access"
 address = "127.0.0.1"

@@ -28,7 +28,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const HELP: &str = "\
-eagw load transcode --ng ADDR [--pid PID] [--calls N] [--duration S] [--codec amrwb|pcma] [--name NAME] [--json]
+eagw load transcode --ng ADDR [--pid PID] [--calls N] [--duration S] [--codec amrwb|pcma] [--talk] [--name NAME] [--json]
 
 Sets up N calls Opus <-> CODEC (default amrwb) over ng with codec mask=all transcode=CODEC,
 sends 50 real frames/s each way per call for S seconds (default 20), then deletes them.
@@ -36,6 +36,9 @@ Reports the gateway's CPU (--pid: per call, per packet, calls per core), packets
 per direction with the negotiated payload type (others counted apart), their mean payload
 size and the Opus TOC towards the Opus party, `transcodedmedia` from `statistics`, and
 (eagw) frames transcoded, concealed and late (> 5 ms after their playout tick).
+--talk: a conversation instead of both talking at once: each party talks for 2 s and then
+sends quiet frames (-60 dBFS noise, still 50/s, as a browser without DTX does) for 2 s
+while the other talks; calls take turns out of step.
 Works against eagw and rtpengine (10.5: Opus <-> PCMA; it has no AMR-WB encoder).
 ";
 
@@ -45,12 +48,13 @@ struct Opts {
     calls: usize,
     duration: f64,
     amr: bool,
+    talk: bool,
     json: bool,
     name: String,
 }
 
 fn parse(args: &[String]) -> Result<Option<Opts>, String> {
-    let mut o = Opts { ng: SocketAddr::from(([127, 0, 0, 1], 2223)), pid: None, calls: 20, duration: 20.0, amr: true, json: false, name: String::new() };
+    let mut o = Opts { ng: SocketAddr::from(([127, 0, 0, 1], 2223)), pid: None, calls: 20, duration: 20.0, amr: true, talk: false, json: false, name: String::new() };
     let mut it = args.iter();
     let mut ng = None;
     while let Some(a) = it.next() {
@@ -69,6 +73,7 @@ fn parse(args: &[String]) -> Result<Option<Opts>, String> {
                 }
             }
             "--json" => o.json = true,
+            "--talk" => o.talk = true,
             "--name" => o.name = val()?,
             x => return Err(format!("unknown option {x}")),
         }
@@ -139,20 +144,33 @@ fn audio(rate: u32, frames: usize) -> Vec<i16> {
         .collect()
 }
 
-/// 50 payloads (1 s, looped) of each side's codec.
-fn payloads(amr: bool) -> Result<(Vec<Vec<u8>>, Vec<Vec<u8>>), String> {
+/// A listener's quiet: low-level noise, about -60 dBFS (deterministic LCG).
+fn quiet(rate: u32, frames: usize) -> Vec<i16> {
+    let mut seed = 99u32;
+    (0..frame_samples(rate) * frames)
+        .map(|_| {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            ((seed >> 16) % 61) as i16 - 30
+        })
+        .collect()
+}
+
+/// 50 payloads (1 s, looped) of each side's codec: speech-like audio, or with `hush`
+/// the quiet of a party that listens.
+fn payloads(amr: bool, hush: bool) -> Result<(Vec<Vec<u8>>, Vec<Vec<u8>>), String> {
+    let sound = |rate: u32| if hush { quiet(rate, 50) } else { audio(rate, 50) };
     let e = |x: crate::codec::Error| x.to_string();
     let mut opus = OpusEncoder::new(OpusConfig { sample_rate: 48000, bitrate: 32000, complexity: 10, ..Default::default() }).map_err(e)?;
     let mut other: Box<dyn Encoder> = if amr { Box::new(AmrwbEncoder::new(2).map_err(e)?) } else { Box::new(G711Encoder::new(Law::A)) };
     let mut buf = [0u8; 1500];
     let mut a = vec![];
-    for f in audio(48000, 50).chunks(960) {
+    for f in sound(48000).chunks(960) {
         let k = opus.encode(f, &mut buf).map_err(e)?;
         a.push(buf[..k].to_vec());
     }
     let rate = other.sample_rate();
     let mut b = vec![];
-    for f in audio(rate, 50).chunks(frame_samples(rate)) {
+    for f in sound(rate).chunks(frame_samples(rate)) {
         let k = other.encode(f, &mut buf).map_err(e)?;
         if amr {
             let fr = amrwb_rtp::Frame::from_storage(&buf[..k]).map_err(e)?;
@@ -213,7 +231,8 @@ fn run(o: &Opts) -> Result<(), String> {
     sock.connect(o.ng).map_err(|e| e.to_string())?;
     sock.set_read_timeout(Some(Duration::from_millis(300))).map_err(|e| e.to_string())?;
     let mut ng = Ng { sock, n: 0 };
-    let (pa, pb) = payloads(o.amr)?;
+    let (pa, pb) = payloads(o.amr, false)?;
+    let (qa, qb) = payloads(o.amr, true)?;
     let (codec, pt_b) = if o.amr { ("AMR-WB", 96u8) } else { ("PCMA", 8u8) };
     let run_id = std::process::id();
     // set up: (socket, gateway address) for A and B of each call
@@ -306,9 +325,13 @@ fn run(o: &Opts) -> Result<(), String> {
     for j in 0..rounds {
         for (k, (l, d)) in legs.iter().zip(&dests).enumerate() {
             sys::sleep_until_ns(t0 + j * 20_000_000 + k as u64 * 20_000_000 / n);
+            // --talk: A talks in even 2 s turns (shifted by the call's index), B in the others
+            let a_talks = !o.talk || (j / 100 + k as u64) % 2 == 0;
+            let b_talks = !o.talk || !a_talks;
+            let f = (j % 50) as usize;
             for (side, (fd, dst, payload, pt, step, ssrc)) in [
-                (l.0.as_raw_fd(), &d.0, &pa[(j % 50) as usize], 111u8, 960u32, 0x1000 + k as u32),
-                (l.2.as_raw_fd(), &d.1, &pb[(j % 50) as usize], l.4, if o.amr { 320 } else { 160 }, 0x2000 + k as u32),
+                (l.0.as_raw_fd(), &d.0, if a_talks { &pa[f] } else { &qa[f] }, 111u8, 960u32, 0x1000 + k as u32),
+                (l.2.as_raw_fd(), &d.1, if b_talks { &pb[f] } else { &qb[f] }, l.4, if o.amr { 320 } else { 160 }, 0x2000 + k as u32),
             ]
             .into_iter()
             .enumerate()
