@@ -237,6 +237,29 @@ fn codecs(c: &mut Criterion) {
             })
         });
     }
+    // The same call at density: N calls' codec states (what a worker holds at N calls)
+    // taken in turn, so each frame finds its states as cold as in a loaded worker (the
+    // figure above keeps one call's states in the core's caches).
+    for n in [1usize, 40] {
+        let mut calls: Vec<_> = (0..n)
+            .map(|_| (OpusDecoder::new(16000).unwrap(), AmrwbEncoder::new(2).unwrap(), AmrwbDecoder::new().unwrap(), opus_celt(16000)))
+            .collect();
+        let mut obuf = [0u8; 400];
+        let mut k = 0;
+        g.bench_function(format!("call_opus_amrwb_celt_c0_at_{n}_calls"), |b| {
+            b.iter(|| {
+                k = (k + 1) % n;
+                if k == 0 {
+                    i = (i + 1) % amr2.len();
+                }
+                let (od, ae, ad, oe) = &mut calls[k];
+                let m = od.decode(Input::Frame(&opus48[i]), &mut pcm).unwrap();
+                black_box(ae.encode(&pcm[..m], &mut abuf).unwrap());
+                let m = ad.decode(Input::Frame(&amr2[i]), &mut pcm).unwrap();
+                black_box(oe.encode(&pcm[..m], &mut obuf).unwrap())
+            })
+        });
+    }
     let mut od8 = OpusDecoder::new(8000).unwrap();
     let mut ge = G711Encoder::new(Law::A);
     let mut gbuf = [0u8; 160];
