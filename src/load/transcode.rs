@@ -144,6 +144,9 @@ fn audio(rate: u32, frames: usize) -> Vec<i16> {
         .collect()
 }
 
+/// One second of payloads, one per 20 ms frame.
+type Frames = Vec<Vec<u8>>;
+
 /// A listener's quiet: low-level noise, about -60 dBFS (deterministic LCG).
 fn quiet(rate: u32, frames: usize) -> Vec<i16> {
     let mut seed = 99u32;
@@ -157,7 +160,7 @@ fn quiet(rate: u32, frames: usize) -> Vec<i16> {
 
 /// 50 payloads (1 s, looped) of each side's codec: speech-like audio, or with `hush`
 /// the quiet of a party that listens.
-fn payloads(amr: bool, hush: bool) -> Result<(Vec<Vec<u8>>, Vec<Vec<u8>>), String> {
+fn payloads(amr: bool, hush: bool) -> Result<(Frames, Frames), String> {
     let sound = |rate: u32| if hush { quiet(rate, 50) } else { audio(rate, 50) };
     let e = |x: crate::codec::Error| x.to_string();
     let mut opus = OpusEncoder::new(OpusConfig { sample_rate: 48000, bitrate: 32000, complexity: 10, ..Default::default() }).map_err(e)?;
