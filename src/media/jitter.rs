@@ -9,7 +9,10 @@
 //!   compared with the fastest transit of the last 64 packets; that relative delay goes
 //!   into a histogram of 10 ms buckets with exponential forgetting, and the target is its
 //!   95th percentile (interpolated inside its bucket), clamped to `[min_delay_ms,
-//!   max_delay_ms]`.
+//!   max_delay_ms]`. At start-up the forgetting ramps up to its steady factor over the
+//!   first ~117 packets (NetEQ's start forget weight): recent samples weigh more, so a
+//!   burst among a call's first packets lifts the target for ~0.4 s, not ~1 s (long
+//!   enough that its delay used to be shed in the speech rather than the silence).
 //! - Playout: the first frame plays once it has waited the target delay. A missing frame
 //!   with later ones buffered is a loss ([`Out::Lost`], with the next frame for FEC); an
 //!   empty buffer is an underrun: concealment without moving the playout point
@@ -125,6 +128,10 @@ const BUCKETS: usize = 101; // 0..=1000 ms
 const TRANSITS: usize = 64;
 const GIVE_UP_SLACK_MS: i64 = 10;
 const FORGET: f64 = 0.983; // ~60 packets' memory, as NetEQ's forget factor
+/// Start-up: the forget factor of the n-th sample is 1 − START_WEIGHT/(n+1) until it
+/// reaches FORGET (after ~117 packets, 2.3 s of 20 ms frames): NetEQ's histogram ramps its
+/// factor up the same way from a reset (its start forget weight is 2 too).
+const START_WEIGHT: f64 = 2.0;
 
 pub struct JitterBuffer {
     cfg: Config,
@@ -141,6 +148,8 @@ pub struct JitterBuffer {
     hist: [f64; BUCKETS],
     transits: [i64; TRANSITS],
     n_transits: usize,
+    /// Samples the histogram has taken (its start-up ramp; a resync keeps it).
+    n_updates: u32,
     target_ms: u32,
     /// Smallest transit (arrival − media time, µs) of the last 64 packets.
     fastest_us: Option<i64>,
@@ -171,6 +180,7 @@ impl JitterBuffer {
             hist: [0.0; BUCKETS],
             transits: [0; TRANSITS],
             n_transits: 0,
+            n_updates: 0,
             target_ms: cfg.min_delay_ms.max(cfg.frame_ms),
             fastest_us: None,
             pending_resync: (0, None),
@@ -330,10 +340,17 @@ impl JitterBuffer {
         self.fastest_us = Some(fastest);
         let rel_ms = ((transit - fastest).max(0) / 1000) as u32;
         let b = ((rel_ms / BUCKET_MS) as usize).min(BUCKETS - 1);
+        // start-up ramp: the n-th sample's forget factor is 1 − 2/(n+1), up to FORGET, so
+        // sample j weighs 2j/(n(n+1)) while the histogram is young: an early burst's share
+        // fades as ~1/n² (a fixed factor from an empty histogram weighs early samples
+        // alike: three late packets among the first seven held the target up for ~60
+        // packets, and the delay they added was shed in the speech that followed)
+        self.n_updates = self.n_updates.saturating_add(1);
+        let forget = (1.0 - START_WEIGHT / (self.n_updates as f64 + 1.0)).clamp(0.0, FORGET);
         for h in self.hist.iter_mut() {
-            *h *= FORGET;
+            *h *= forget;
         }
-        self.hist[b] += 1.0 - FORGET;
+        self.hist[b] += 1.0 - forget;
         let total: f64 = self.hist.iter().sum();
         // the quantile, interpolated inside its bucket (a bucket's upper edge would add
         // half a bucket on average)
@@ -739,5 +756,59 @@ mod tests {
         jb.push(1600 * MS, 0, 60 * 320, &payload(60));
         assert_eq!(frame_no(&jb.pop(1620 * MS)), Some(60));
         assert_eq!(jb.stats().lost, 0);
+    }
+    #[test]
+    fn a_start_up_stall_is_shed_in_the_silence_before_speech() {
+        // Seen with Chromium (tests/webrtc.rs, a run that scored 2.72 against ~2.98): the
+        // call's 5th-7th packets arrive together ~60 ms late (the receiver was not scheduled
+        // while the browser started: three playout ticks were missed too), the rest on time.
+        // The delay that stall added must be shed in the leading silence (frames 0..37, as
+        // there), by the caller skipping quiet frames, not in the speech that follows:
+        // before the fix the target stayed up for ~0.9 s (three samples of seven kept their
+        // 5 % share for ~60 packets) and the last 20 ms were skipped 0.14 s into the speech.
+        const SPEECH: u32 = 37;
+        let mut jb = JitterBuffer::new(cfg());
+        // arrivals as traced there: ms after the media time (the first four, then 0-3 ms)
+        let early = [3u64, 9, 7, 0];
+        let arrival = |i: u32| match i {
+            0..4 => (i as u64 * 20 + early[i as usize]) * MS,
+            4..7 => 142 * MS,
+            _ => (i as u64 * 20 + (i as u64 * 7) % 4) * MS,
+        };
+        // ticks every 20 ms from 15 ms; none between 75 and 142 ms (one late tick at 142)
+        let mut ticks: Vec<u64> = (0..150u64).map(|k| (15 + 20 * k) * MS).filter(|&t| t < 80 * MS || t > 142 * MS).collect();
+        ticks.push(142 * MS);
+        ticks.sort();
+        let mut i = 0u32;
+        let mut delays: Vec<(u32, i64)> = Vec::new();
+        let mut floor_at = None;
+        for &t in &ticks {
+            while i < 150 && arrival(i) <= t {
+                jb.push(arrival(i), i as u16, i * 320, &payload(i));
+                i += 1;
+            }
+            if floor_at.is_none() && i > 7 && jb.target_ms() <= cfg().min_delay_ms {
+                floor_at = Some(t / MS);
+            }
+            let out = jb.pop(t);
+            if let Some(k) = frame_no(&out) {
+                delays.push((k, (t / MS) as i64 - k as i64 * 20));
+                // the caller's silence skipping (transcode.rs): a quiet frame and excess
+                let quiet = k < SPEECH || k == SPEECH + 7; // a stop consonant in the speech
+                if quiet && jb.excess_ms() >= 20 {
+                    jb.skip_next();
+                }
+            }
+        }
+        let in_speech: Vec<i64> = delays.iter().filter(|(k, _)| *k >= SPEECH).map(|d| d.1).collect();
+        let first = in_speech[0];
+        assert!(
+            in_speech.iter().all(|&d| d == first),
+            "the delay changes during the speech: {:?} (target at its floor from {floor_at:?} ms)",
+            delays.iter().filter(|(k, _)| *k >= SPEECH).take(12).collect::<Vec<_>>()
+        );
+        // and the stall's delay is gone: the speech plays at the start-up delay
+        assert!(first <= 40, "speech delayed {first} ms ({delays:?})");
+        assert!(floor_at.is_some_and(|t| t < 600), "target at its floor from {floor_at:?} ms");
     }
 }
