@@ -1656,21 +1656,15 @@ mod tests {
         assert!(worst <= clean * 13 / 10, "a jump of {worst} in a tone whose steepest step is {clean}");
     }
 
-    #[test]
-    fn a_pause_towards_a_g711_side_with_cn_is_comfort_noise_not_frames() {
-        let mut s = spec(CodecKind::Pcmu, 0, CodecKind::Pcma, 8);
-        s.tx_cn = Some(13);
-        let mut p = Pipeline::new(&s, 21).unwrap();
+    /// A PCMU party's tone with a pause of ±`level` noise over the frames `quiet`, through
+    /// `p` in real time: what it sends, by frame (index, header, payload).
+    fn through_a_pause(p: &mut Pipeline, frames: u64, quiet: std::ops::Range<u64>, level: i16) -> Vec<(u64, RtpHeader, Vec<u8>)> {
         let mut buf = [0u8; MAX_PACKET];
-        let mut got: Vec<(u64, RtpHeader, Vec<u8>)> = vec![];
-        for i in 0..120u64 {
+        let mut got = vec![];
+        for i in 0..frames {
             let now = 1_000 * MS + i * 20 * MS;
-            // tone, then 1.2 s of near silence (-60 dBFS noise), then tone again
-            let pcm: Vec<i16> = if (30..90).contains(&i) {
-                (0..160).map(|k| if k % 2 == 0 { 30 } else { -30 }).collect()
-            } else {
-                tone(8000, i as usize * 160)
-            };
+            let pcm: Vec<i16> =
+                if quiet.contains(&i) { (0..160).map(|k| if k % 2 == 0 { level } else { -level }).collect() } else { tone(8000, i as usize * 160) };
             let mut enc = [0u8; 160];
             crate::codec::g711::encode_slice(Law::Mu, &pcm, &mut enc);
             let pkt = rtp(0, i as u16, i as u32 * 160, &enc);
@@ -1679,6 +1673,16 @@ mod tests {
                 got.push((i, hdr(&buf[..n]), buf[12..n].to_vec()));
             }
         }
+        got
+    }
+
+    #[test]
+    fn a_pause_towards_a_g711_side_with_cn_is_comfort_noise_not_frames() {
+        let mut s = spec(CodecKind::Pcmu, 0, CodecKind::Pcma, 8);
+        s.tx_cn = Some(13);
+        let mut p = Pipeline::new(&s, 21).unwrap();
+        // tone, then 1.2 s of near silence (-60 dBFS noise), then tone again
+        let got = through_a_pause(&mut p, 120, 30..90, 30);
         let cn: Vec<&(u64, RtpHeader, Vec<u8>)> = got.iter().filter(|g| g.1.payload_type == 13).collect();
         // a CN packet opens the pause, then one every 400 ms: 60 quiet frames → 3
         assert_eq!(cn.len(), 3, "{:?}", cn.iter().map(|c| c.0).collect::<Vec<_>>());
@@ -1700,24 +1704,8 @@ mod tests {
         let mut s = spec(CodecKind::Pcmu, 0, CodecKind::AmrWb, 96);
         s.amrwb_dtx = true;
         let mut p = Pipeline::new(&s, 22).unwrap();
-        let mut buf = [0u8; MAX_PACKET];
-        let mut got: Vec<(u64, RtpHeader, Vec<u8>)> = vec![];
-        for i in 0..150u64 {
-            let now = 1_000 * MS + i * 20 * MS;
-            // tone, then 1.6 s of near silence, then tone again
-            let pcm: Vec<i16> = if (30..110).contains(&i) {
-                (0..160).map(|k| if k % 2 == 0 { 8 } else { -8 }).collect()
-            } else {
-                tone(8000, i as usize * 160)
-            };
-            let mut enc = [0u8; 160];
-            crate::codec::g711::encode_slice(Law::Mu, &pcm, &mut enc);
-            let pkt = rtp(0, i as u16, i as u32 * 160, &enc);
-            p.push(now, &hdr(&pkt), &pkt[12..]);
-            if let Some(n) = p.pull(now + 5 * MS, &mut buf) {
-                got.push((i, hdr(&buf[..n]), buf[12..n].to_vec()));
-            }
-        }
+        // tone, then 1.6 s of near silence, then tone again
+        let got = through_a_pause(&mut p, 150, 30..110, 8);
         let fts = |g: &(u64, RtpHeader, Vec<u8>)| {
             let mut pl = Payload::default();
             amrwb_rtp::depacketize(&g.2, Framing::BandwidthEfficient, &mut pl).unwrap();
