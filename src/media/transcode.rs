@@ -159,23 +159,31 @@ pub struct EncoderSettings {
     pub dtx: Option<bool>,
 }
 
-impl TranscodeSpec {
-    /// The spec with the worker's `[media]` encoder settings, and the call's own
-    /// (`tx_set`) over them.
-    pub fn tuned(&self, opus_complexity: u8, opus_low_delay: bool, opus_bitrate: u32, amrwb_bitrate: u32, amrwb_dtx: bool) -> TranscodeSpec {
-        let b = self.tx_set.bitrate;
-        TranscodeSpec {
-            amrwb_dtx: self.tx_set.dtx.unwrap_or(amrwb_dtx),
-            opus_complexity: self.tx_set.complexity.unwrap_or(opus_complexity),
-            opus_low_delay,
-            opus_bitrate: b.filter(|_| self.tx.kind == CodecKind::Opus).unwrap_or(opus_bitrate),
-            amrwb_bitrate: b.filter(|_| self.tx.kind == CodecKind::AmrWb).unwrap_or(amrwb_bitrate),
-            ..self.clone()
-        }
-    }
+/// The worker's encoder settings (`[media]`), under a call's own (`codec-set`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EncoderDefaults {
+    pub opus_complexity: u8,
+    pub opus_low_delay: bool,
+    pub opus_bitrate: u32,
+    pub amrwb_bitrate: u32,
+    pub amrwb_dtx: bool,
 }
 
 impl TranscodeSpec {
+    /// The spec with the worker's encoder settings `d`, and the call's own (`tx_set`)
+    /// over them.
+    pub fn tuned(&self, d: &EncoderDefaults) -> TranscodeSpec {
+        let b = self.tx_set.bitrate;
+        TranscodeSpec {
+            amrwb_dtx: self.tx_set.dtx.unwrap_or(d.amrwb_dtx),
+            opus_complexity: self.tx_set.complexity.unwrap_or(d.opus_complexity),
+            opus_low_delay: d.opus_low_delay,
+            opus_bitrate: b.filter(|_| self.tx.kind == CodecKind::Opus).unwrap_or(d.opus_bitrate),
+            amrwb_bitrate: b.filter(|_| self.tx.kind == CodecKind::AmrWb).unwrap_or(d.amrwb_bitrate),
+            ..self.clone()
+        }
+    }
+
     /// `rx` → `tx` with no DTMF or comfort noise and the default encoder settings
     /// (Opus CELT at complexity 0 and 64 kbit/s, AMR-WB 12.65; the worker applies
     /// `[media]`'s).

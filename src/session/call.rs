@@ -30,6 +30,9 @@ pub struct Call {
     pub generate_rtcp: bool,
     /// Notes for the reply to the current command (`warning`).
     pub notes: Vec<String>,
+    /// The last offer's `codec-set` (and `codec-transcode` specs with settings): what
+    /// eagw's encoder for each codec does on this call.
+    pub enc_sets: Vec<(CodecKind, EncoderSettings)>,
 }
 
 #[derive(Debug)]
@@ -98,9 +101,6 @@ pub struct MediaState {
     pub te_pts: Vec<u8>,
     /// `inject DTMF` was asked in the offer: the answer transcodes even a shared codec.
     pub inject_dtmf: bool,
-    /// The offer's `codec-set` (and `codec-transcode` specs with settings): what eagw's
-    /// encoder for each codec should do on this call.
-    pub enc_sets: Vec<(CodecKind, EncoderSettings)>,
 }
 
 impl MediaState {
@@ -425,6 +425,7 @@ impl Call {
             last_activity_ns: now_ns,
             generate_rtcp: false,
             notes: vec![],
+            enc_sets: vec![],
         }
     }
 
@@ -478,7 +479,7 @@ impl Call {
         let input = sdp::parse(text).map_err(|e| NgError::new(format!("Failed to parse SDP: {e}")))?;
         self.update_learn(o);
         let (from_if, to_if) = resolve_ifaces(o, ifaces)?;
-        let sets = self.encoder_sets(o);
+        self.enc_sets = self.encoder_sets(o);
 
         let a = match self.find_leg(&o.from_tag) {
             Some(i) => i,
@@ -557,8 +558,6 @@ impl Call {
                 self.legs[b].medias[i].ptime_out = o.ptime;
             }
             self.legs[a].medias[i].inject_dtmf = o.inject_dtmf;
-            self.legs[a].medias[i].enc_sets = sets.clone();
-            self.legs[b].medias[i].enc_sets = sets.clone();
             let a_ice = webrtc::ice_creds(&input, m_in);
             offerer_ice(&mut self.legs[a].medias[i], a_ice.clone())?;
             {
@@ -924,7 +923,7 @@ impl Call {
                 rx: f.codec.clone(),
                 tx: t.codec.clone(),
                 tx_ptime: to.ptime_out.or(to.ptime).unwrap_or(20),
-                tx_set: codecs::settings_for(&to.enc_sets, t.codec.kind),
+                tx_set: codecs::settings_for(&self.enc_sets, t.codec.kind),
                 rx_dtmf: f.dtmf,
                 tx_dtmf: t.dtmf,
                 rx_cn: f.cn,
@@ -1069,7 +1068,6 @@ fn ensure_media(
         ptime_out: None,
         te_pts: vec![],
         inject_dtmf: false,
-        enc_sets: vec![],
     };
     if leg.medias.len() > i {
         leg.medias[i] = st;

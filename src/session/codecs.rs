@@ -110,7 +110,7 @@ fn parse_spec(spec: &str) -> Option<CodecKind> {
 /// the codec and what it asks of eagw's encoder for it; `Ok(None)` for a spec that asks
 /// nothing (a bare `opus` in `codec-transcode`). Options (the 7th field, separated by
 /// space, colon, semicolon or comma): `complexity` or ffmpeg's `compression_level`
-/// (Opus, 0–10). ptime and fmtp fields are not taken from here (ng `ptime` sets the
+/// (Opus, 0–10), `dtx` (AMR-WB, 0 or 1). ptime and fmtp fields are not taken from here (ng `ptime` sets the
 /// packetization).
 pub fn parse_set(spec: &str) -> Result<Option<(CodecKind, EncoderSettings)>, String> {
     let fields: Vec<&str> = spec.split('/').map(str::trim).collect();

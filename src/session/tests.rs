@@ -646,7 +646,7 @@ m=audio 5004 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\na=sendrecv\r\n";
 
 #[test]
 fn codec_set_reaches_the_encoder_of_its_codec_over_the_workers_settings() {
-    use crate::media::transcode::{CodecKind, EncoderSettings};
+    use crate::media::transcode::{CodecKind, EncoderDefaults, EncoderSettings};
     const IMS: &str = "v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n\
 m=audio 49170 RTP/AVP 111\r\na=rtpmap:111 opus/48000/2\r\na=sendrecv\r\n";
     let (mut c, mut s) = setup();
@@ -669,8 +669,9 @@ m=audio 5004 RTP/AVP {amr}\r\na=rtpmap:{amr} AMR-WB/16000\r\na=sendrecv\r\n"
     assert_eq!((wa.tx.kind, wa.tx_set), (CodecKind::AmrWb, EncoderSettings { bitrate: Some(23850), ..Default::default() }));
     assert_eq!((wb.tx.kind, wb.tx_set), (CodecKind::Opus, EncoderSettings { bitrate: Some(24000), complexity: Some(4), dtx: None }));
     // over the worker's [media] settings
-    let t = wb.tuned(0, true, 64_000, 12_650, false);
+    let d = EncoderDefaults { opus_complexity: 0, opus_low_delay: true, opus_bitrate: 64_000, amrwb_bitrate: 12_650, amrwb_dtx: false };
+    let t = wb.tuned(&d);
     assert_eq!((t.opus_bitrate, t.opus_complexity, t.amrwb_bitrate), (24_000, 4, 12_650));
-    let t = wa.tuned(0, true, 64_000, 12_650, false);
+    let t = wa.tuned(&d);
     assert_eq!((t.opus_bitrate, t.opus_complexity, t.amrwb_bitrate), (64_000, 0, 23_850));
 }

@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::media::endpoint::{Endpoint, Verdict};
 use crate::media::rtcp::{self, Rtcp};
 use crate::media::rtp::{classify, Kind, RtpHeader};
-use crate::media::transcode::{Pipeline, PushResult, TranscodeSpec, MAX_PACKET};
+use crate::media::transcode::{EncoderDefaults, Pipeline, PushResult, TranscodeSpec, MAX_PACKET};
 use crate::sdp::Family;
 use crate::session::{
     Crypt, DtlsPhase, Handle, LocalPort, MediaSockets, RtcpGen, RtcpGenReport, SocketReport, WebRtcReport, Wiring,
@@ -192,7 +192,7 @@ pub struct SocketTable {
     /// Transcoding: the playout clock, `[media]`'s encoder settings, scratch buffers.
     wheel: Wheel,
     due: Vec<Due>,
-    tuning: (u8, bool, u32, u32, bool),
+    tuning: EncoderDefaults,
     pbuf: Box<[u8; MAX_PACKET + MAX_TAG]>,
 }
 
@@ -229,13 +229,13 @@ impl SocketTable {
             crypto,
             wheel: Wheel::new()?,
             due: Vec::with_capacity(super::playout::BUCKETS),
-            tuning: (
-                cfg.media.opus_complexity,
-                cfg.media.opus_application == crate::config::OpusApplication::LowDelay,
-                cfg.media.opus_bitrate,
-                cfg.media.amrwb_bitrate,
-                cfg.media.amrwb_dtx,
-            ),
+            tuning: EncoderDefaults {
+                opus_complexity: cfg.media.opus_complexity,
+                opus_low_delay: cfg.media.opus_application == crate::config::OpusApplication::LowDelay,
+                opus_bitrate: cfg.media.opus_bitrate,
+                amrwb_bitrate: cfg.media.amrwb_bitrate,
+                amrwb_dtx: cfg.media.amrwb_dtx,
+            },
             pbuf: Box::new([0; MAX_PACKET + MAX_TAG]),
         })
     }
@@ -802,8 +802,7 @@ impl MediaSockets for SocketTable {
         match w.transcode {
             Some(spec) if s.xc.as_ref().is_some_and(|x| x.asked == spec) => {}
             Some(spec) => {
-                let (c, ld, ob, ab, dtx) = self.tuning;
-                let tuned = spec.tuned(c, ld, ob, ab, dtx);
+                let tuned = spec.tuned(&self.tuning);
                 let mut seed = [0u8; 8];
                 let _ = self.crypto.random().fill(&mut seed);
                 if let Some(old) = s.xc.take() {
