@@ -5,7 +5,8 @@
 #   scripts/load-transcode.sh [STEPS] [SECONDS] [--codec pcma] ...   (extra options go to the tool)
 # STEPS: space-separated call counts (default "10 20 30 40"). Environment: NG_PORT (2223),
 # PORT_MIN/PORT_MAX (30000/39999), OPUS_APPLICATION / OPUS_COMPLEXITY / OPUS_BITRATE (eagw's
-# [media] settings; unset: eagw's defaults), AMRWB_DTX (true/false).
+# [media] settings; unset: eagw's defaults), AMRWB_DTX (true/false), WORKER_SCHEDULING
+# (other/fifo/rr: [general] worker_scheduling, real-time priority 10).
 set -eu
 cd "$(dirname "$0")/.."
 STEPS=${1:-"10 20 30 40"}
@@ -23,6 +24,7 @@ cat >"$work/eagw.toml" <<CFG
 [general]
 workers = 1
 log = "warn"
+${WORKER_SCHEDULING:+worker_scheduling = \"$WORKER_SCHEDULING\"}
 [control]
 ng_udp = ["127.0.0.1:$NG_PORT"]
 [media]

@@ -323,3 +323,55 @@ fn ipv6_call_relays_and_address_family_switches_sides() {
     assert_eq!(&buf[..n], rtp(1, 2, b"over v4").as_slice());
     assert_eq!(from, to_a_side);
 }
+
+/// Each `eagw-worker-N` thread of process `pid`: (scheduling policy, real-time priority),
+/// from /proc/PID/task/TID/stat (fields 41 and 40; the name in field 2 may hold spaces).
+fn worker_scheduling(pid: u32) -> Vec<(i64, i64)> {
+    let mut out = vec![];
+    for t in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap().flatten() {
+        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        if !comm.starts_with("eagw-worker-") {
+            continue;
+        }
+        let stat = std::fs::read_to_string(t.path().join("stat")).unwrap();
+        let rest: Vec<&str> = stat[stat.rfind(')').unwrap() + 1..].split_whitespace().collect();
+        out.push((rest[41 - 3].parse().unwrap(), rest[40 - 3].parse().unwrap()));
+    }
+    out
+}
+
+/// Whether this process may put a thread under SCHED_FIFO (root, CAP_SYS_NICE or an
+/// RLIMIT_RTPRIO): tried on a thread of its own, which then exits.
+fn may_use_real_time() -> bool {
+    std::thread::spawn(|| {
+        let p = libc::sched_param { sched_priority: 7 };
+        // SAFETY: plain syscall on this short-lived thread.
+        unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &p) == 0 }
+    })
+    .join()
+    .unwrap()
+}
+
+#[test]
+fn real_time_workers_are_scheduled_fifo_and_relay() {
+    let mut e = Eagw::start(61, "[general]\nworker_scheduling = \"fifo\"\nworker_priority = 7\n");
+    let c = setup_call(&mut e, "rt-1", |d| d);
+    for i in 0..20u16 {
+        c.a.send_to(&rtp(i, 0xaaaa, &payload(i, 1)), c.to_a_side).unwrap();
+    }
+    assert_eq!(drain(&c.b, Duration::from_millis(300)).len(), 20, "a real-time worker relays");
+    let workers = worker_scheduling(e.pid());
+    assert_eq!(workers.len(), 2, "the test config runs two workers: {workers:?}");
+    if may_use_real_time() {
+        assert!(workers.iter().all(|w| *w == (libc::SCHED_FIFO as i64, 7)), "SCHED_FIFO at priority 7: {workers:?}");
+        assert!(e.log_text().contains("real-time scheduling"), "the log says so");
+    } else {
+        // no privilege: the workers run time-shared and the log says why
+        assert!(workers.iter().all(|w| w.0 == libc::SCHED_OTHER as i64), "{workers:?}");
+        assert!(e.log_text().contains("worker_scheduling not applied"), "{}", e.log_text());
+    }
+    // the control threads stay time-shared: only the workers are real time
+    let main_policy = std::fs::read_to_string(format!("/proc/{}/stat", e.pid())).unwrap();
+    let rest: Vec<&str> = main_policy[main_policy.rfind(')').unwrap() + 1..].split_whitespace().collect();
+    assert_eq!(rest[41 - 3], "0", "the main thread is SCHED_OTHER");
+}

@@ -128,12 +128,34 @@ pub struct General {
     pub max_sessions: usize,
     /// Default log filter (`RUST_LOG` overrides it).
     pub log: String,
+    /// How the kernel schedules the media workers: `other`, its default time sharing, or
+    /// real time, `fifo` or `rr`, at `worker_priority`. Real time keeps other processes from
+    /// pre-empting a worker in the middle of a playout tick (the stalls that make frames late
+    /// on a busy host); the kernel's RT throttling (`kernel.sched_rt_runtime_us`, 95 % by
+    /// default) still leaves part of each core to everything else. Needs CAP_SYS_NICE or an
+    /// RLIMIT_RTPRIO (systemd: `LimitRTPRIO=`); without it the workers log a warning and run
+    /// time-shared.
+    pub worker_scheduling: Scheduling,
+    /// Real-time priority of the workers, 1–99 (`fifo` and `rr` only).
+    pub worker_priority: u8,
 }
 
 impl Default for General {
     fn default() -> Self {
-        General { workers: 0, max_sessions: 0, log: "info".into() }
+        General { workers: 0, max_sessions: 0, log: "info".into(), worker_scheduling: Scheduling::Other, worker_priority: 10 }
     }
+}
+
+/// A worker thread's scheduling policy (sched(7)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scheduling {
+    /// SCHED_OTHER: the kernel's default.
+    Other,
+    /// SCHED_FIFO: real time, runs until it blocks or a higher priority wakes.
+    Fifo,
+    /// SCHED_RR: real time, round robin among threads of equal priority.
+    Rr,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -377,6 +399,9 @@ impl Config {
                 return Err(ConfigError(format!("{origin}: turn: configure users or rest_secret (no anonymous relaying)")));
             }
         }
+        if self.general.worker_scheduling != Scheduling::Other && !(1..=99).contains(&self.general.worker_priority) {
+            return Err(ConfigError(format!("{origin}: worker_priority must be 1..99 for real-time worker_scheduling")));
+        }
         if self.media.learning_window_ms > 60_000 {
             return Err(ConfigError(format!("{origin}: learning_window_ms must be at most 60000")));
         }
@@ -446,6 +471,19 @@ mod tests {
         assert_eq!((voip.media.opus_application, voip.media.opus_complexity), (OpusApplication::Voip, 5));
         let e = Config::from_toml(&format!("{base}opus_application = 'audio'\n"), "x.toml").unwrap_err().0;
         assert!(e.contains("opus_application") || e.contains("unknown variant"), "{e}");
+    }
+
+    #[test]
+    fn worker_scheduling() {
+        let c = Config::default_config();
+        assert_eq!(c.general.worker_scheduling, Scheduling::Other);
+        let base = "[[interface]]\nname='a'\naddress='127.0.0.1'\n[general]\n";
+        let rt = Config::from_toml(&format!("{base}worker_scheduling = 'fifo'\nworker_priority = 20\n"), "x.toml").unwrap();
+        assert_eq!((rt.general.worker_scheduling, rt.general.worker_priority), (Scheduling::Fifo, 20));
+        let e = Config::from_toml(&format!("{base}worker_scheduling = 'rr'\nworker_priority = 0\n"), "x.toml").unwrap_err().0;
+        assert!(e.contains("worker_priority must be 1..99"), "{e}");
+        let e = Config::from_toml(&format!("{base}worker_scheduling = 'deadline'\n"), "x.toml").unwrap_err().0;
+        assert!(e.contains("unknown variant"), "{e}");
     }
 
     #[test]

@@ -20,6 +20,32 @@ fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
     }
 }
 
+/// Puts the calling thread under `policy` (SCHED_OTHER, SCHED_FIFO or SCHED_RR) at the
+/// real-time `priority` (ignored for SCHED_OTHER). On Linux, pid 0 names the calling thread,
+/// not the whole process.
+pub fn set_scheduling(policy: crate::config::Scheduling, priority: u8) -> io::Result<()> {
+    use crate::config::Scheduling;
+    let (policy, priority) = match policy {
+        Scheduling::Other => (libc::SCHED_OTHER, 0),
+        Scheduling::Fifo => (libc::SCHED_FIFO, priority),
+        Scheduling::Rr => (libc::SCHED_RR, priority),
+    };
+    let param = libc::sched_param { sched_priority: priority as libc::c_int };
+    // SAFETY: plain syscall on the calling thread with a valid sched_param.
+    cvt(unsafe { libc::sched_setscheduler(0, policy, &param) })?;
+    Ok(())
+}
+
+/// The calling thread's scheduling policy and priority, as `sched_getscheduler` and
+/// `sched_getparam` report them.
+pub fn scheduling() -> io::Result<(libc::c_int, libc::c_int)> {
+    // SAFETY: plain syscalls on the calling thread; param is written by the kernel.
+    let policy = cvt(unsafe { libc::sched_getscheduler(0) })?;
+    let mut param = libc::sched_param { sched_priority: 0 };
+    cvt(unsafe { libc::sched_getparam(0, &mut param) })?;
+    Ok((policy, param.sched_priority))
+}
+
 pub struct Epoll {
     fd: OwnedFd,
 }
