@@ -61,7 +61,6 @@ pub fn clk_tck() -> f64 {
     }
 }
 
-/// utime + stime of process `pid` (all its threads) in seconds, from /proc/PID/stat.
 /// Resident set size of a process in bytes (`VmRSS` of /proc/PID/status).
 pub fn proc_rss_bytes(pid: u32) -> io::Result<u64> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
@@ -72,6 +71,7 @@ pub fn proc_rss_bytes(pid: u32) -> io::Result<u64> {
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no VmRSS in /proc status"))
 }
 
+/// utime + stime of process `pid` (all its threads) in seconds, from /proc/PID/stat.
 pub fn proc_cpu_s(pid: u32) -> io::Result<f64> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // The command name (field 2) is in parentheses and may contain spaces: split after the last ')'.
@@ -113,6 +113,33 @@ pub fn proc_cpu_fine_s(pid: u32) -> io::Result<(f64, &'static str)> {
     } else {
         proc_cpu_s(pid).map(|s| (s, "stat"))
     }
+}
+
+/// Seconds that the threads of process `pid` named `prefix…` have spent runnable but not
+/// running (pre-empted or waiting for a CPU: the second value of /proc/PID/task/*/schedstat).
+pub fn proc_runqueue_wait_s(pid: u32, prefix: &str) -> Option<f64> {
+    let mut total_ns: u64 = 0;
+    let mut any = false;
+    for e in std::fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten() {
+        if !std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.starts_with(prefix)) {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(e.path().join("schedstat")) else { continue };
+        if let Some(ns) = text.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()) {
+            total_ns += ns;
+            any = true;
+        }
+    }
+    any.then_some(total_ns as f64 / 1e9)
+}
+
+/// The machine's steal time (a virtual machine's CPUs running something else of the host's),
+/// in seconds summed over its CPUs: the 8th value of /proc/stat's `cpu` line.
+pub fn host_steal_s() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = text.lines().find(|l| l.starts_with("cpu "))?;
+    let steal: u64 = line.split_whitespace().nth(8)?.parse().ok()?;
+    Some(steal as f64 / clk_tck())
 }
 
 /// A socket address in the form sendto() takes, built once per destination.

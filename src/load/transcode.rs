@@ -322,6 +322,7 @@ fn run(o: &Opts) -> Result<(), String> {
     let n = legs.len() as u64;
     let dests: Vec<(sys::RawAddr, sys::RawAddr)> = legs.iter().map(|l| (sys::RawAddr::new(&l.1), sys::RawAddr::new(&l.3))).collect();
     let cpu0 = o.pid.and_then(|p| sys::proc_cpu_s(p).ok());
+    let (wait0, steal0) = (o.pid.and_then(|p| sys::proc_runqueue_wait_s(p, "eagw-worker")), sys::host_steal_s());
     let t0 = sys::mono_ns() + 20_000_000;
     let mut pkt = vec![0u8; 1600];
     let mut sent = [0u64; 2];
@@ -353,6 +354,7 @@ fn run(o: &Opts) -> Result<(), String> {
     }
     let wall = (sys::mono_ns() - t0) as f64 / 1e9;
     let cpu1 = o.pid.and_then(|p| sys::proc_cpu_s(p).ok());
+    let (wait1, steal1) = (o.pid.and_then(|p| sys::proc_runqueue_wait_s(p, "eagw-worker")), sys::host_steal_s());
     std::thread::sleep(Duration::from_millis(500));
     stop.store(true, Ordering::Relaxed);
     let _ = rx.join();
@@ -371,6 +373,11 @@ fn run(o: &Opts) -> Result<(), String> {
         (Some(a), Some(b)) => Some((b - a) / wall),
         _ => None,
     };
+    // what kept the workers from running: the guest's scheduler (run-queue wait, ms per
+    // second of the run, all workers) and the host (steal, % of the machine's CPU time)
+    let wait_ms = wait0.zip(wait1).map(|(a, b)| 1000.0 * (b - a) / wall);
+    let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let steal_pct = steal0.zip(steal1).map(|(a, b)| 100.0 * (b - a) / (wall * ncpu));
     let recv = [got[0].load(Ordering::Relaxed), got[1].load(Ordering::Relaxed)];
     let others = [other[0].load(Ordering::Relaxed), other[1].load(Ordering::Relaxed)];
     let mean_octets = |d: usize| if recv[d] > 0 { octets[d].load(Ordering::Relaxed) as f64 / recv[d] as f64 } else { 0.0 };
@@ -390,7 +397,7 @@ fn run(o: &Opts) -> Result<(), String> {
     let per_core = cpu.filter(|&c| c > 0.0).map_or("-".into(), |c| format!("{:.1}", o.calls as f64 / c));
     if o.json {
         println!(
-            "{{\"name\":\"{}\",\"calls\":{},\"codec\":\"{codec}\",\"duration_s\":{wall:.2},\"gateway_cores\":{},\"calls_per_core\":{},\"cpu_ms_per_call_s\":{},\"cpu_us_per_packet\":{},\"sent\":[{},{}],\"received\":[{},{}],\"other_received\":[{},{}],\"mean_payload\":[{:.1},{:.1}],\"opus_toc\":\"{toc}\",\"transcodedmedia\":{},\"frames\":{},\"late_pct\":\"{}\",\"concealed_pct\":\"{}\"}}",
+            "{{\"name\":\"{}\",\"calls\":{},\"codec\":\"{codec}\",\"duration_s\":{wall:.2},\"gateway_cores\":{},\"calls_per_core\":{},\"cpu_ms_per_call_s\":{},\"cpu_us_per_packet\":{},\"sent\":[{},{}],\"received\":[{},{}],\"other_received\":[{},{}],\"mean_payload\":[{:.1},{:.1}],\"opus_toc\":\"{toc}\",\"transcodedmedia\":{},\"frames\":{},\"late_pct\":\"{}\",\"concealed_pct\":\"{}\",\"worker_runqueue_ms_per_s\":{},\"host_steal_pct\":{}}}",
             o.name.replace('"', ""),
             o.calls,
             cpu.map_or("null".into(), |c| format!("{c:.4}")),
@@ -409,6 +416,8 @@ fn run(o: &Opts) -> Result<(), String> {
             frames.unwrap_or(-1),
             pct(late, frames),
             pct(concealed, frames),
+            wait_ms.map_or("null".into(), |w| format!("{w:.2}")),
+            steal_pct.map_or("null".into(), |p| format!("{p:.2}")),
         );
     } else {
         let name = if o.name.is_empty() { String::new() } else { format!("{}: ", o.name) };
@@ -430,6 +439,11 @@ fn run(o: &Opts) -> Result<(), String> {
             others[1]
         );
         println!("frames transcoded {} late {} % concealed {} %", frames.map_or("-".into(), |f| f.to_string()), pct(late, frames), pct(concealed, frames));
+        println!(
+            "workers runnable but not running {} ms per second; host steal {} % of the machine's CPU time",
+            wait_ms.map_or("-".into(), |w| format!("{w:.2}")),
+            steal_pct.map_or("-".into(), |p| format!("{p:.2}"))
+        );
     }
     if recv[0] == 0 || recv[1] == 0 {
         return Err("nothing received in one direction".into());
