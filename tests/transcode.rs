@@ -145,16 +145,18 @@ fn transcoded_call(slot: u16, name: &str, imp: Impair) -> CallResult {
     let n_frames = opus_frames.len();
     let mut a_pkts: Vec<Vec<u8>> =
         opus_frames.iter().enumerate().map(|(i, f)| rtp(111, i == 0, i as u16, 1000 + i as u32 * 960, 0xa, f)).collect();
-    // B: AMR-WB 12.65, bandwidth-efficient, one frame per packet
+    // B: AMR-WB 12.65, bandwidth-efficient, one frame per packet; with EAGW_AMR_RED=1
+    // (an exploration, not the case) each packet also repeats the frame before it
+    // (RFC 4867 §4.5 redundancy; the timestamp is the first frame's)
+    let red = std::env::var("EAGW_AMR_RED").is_ok_and(|v| v == "1");
     let amr_frames = encode_all(&mut AmrwbEncoder::new(2).unwrap(), &src16);
-    let b_pkts: Vec<Vec<u8>> = amr_frames
-        .iter()
-        .enumerate()
-        .map(|(i, f)| {
-            let fr = amrwb_rtp::Frame::from_storage(f).unwrap();
-            let mut pl = [0u8; 80];
-            let k = amrwb_rtp::packetize(amrwb_rtp::CMR_NONE, &[fr], Framing::BandwidthEfficient, &mut pl).unwrap();
-            rtp(amr_pt, i == 0, i as u16, 7000 + i as u32 * 320, 0xb, &pl[..k])
+    let b_pkts: Vec<Vec<u8>> = (0..amr_frames.len())
+        .map(|i| {
+            let first = if red { i.saturating_sub(1) } else { i };
+            let frs: Vec<_> = amr_frames[first..=i].iter().map(|f| amrwb_rtp::Frame::from_storage(f).unwrap()).collect();
+            let mut pl = [0u8; 160];
+            let k = amrwb_rtp::packetize(amrwb_rtp::CMR_NONE, &frs, Framing::BandwidthEfficient, &mut pl).unwrap();
+            rtp(amr_pt, i == 0, i as u16, 7000 + first as u32 * 320, 0xb, &pl[..k])
         })
         .collect();
     // the digit 5, 3 packets (the last one repeated as the end), after the speech

@@ -1243,6 +1243,47 @@ mod tests {
         assert_eq!(d.frames[0].ft, 0);
     }
 
+    /// AMR-WB packets from a sender using redundancy (RFC 4867 §4.5: each packet repeats
+    /// the previous frame, the timestamp is the first frame's), one packet in ten lost;
+    /// returns (concealed frames, the jitter buffer's stats).
+    fn amrwb_with_redundancy(redundant: bool) -> (u64, jitter::Stats) {
+        let mut p = Pipeline::new(&spec(CodecKind::AmrWb, 96, CodecKind::Pcma, 8), 3).unwrap();
+        let mut e = AmrwbEncoder::new(2).unwrap();
+        let mut store = [0u8; 64];
+        let frames: Vec<amrwb_rtp::Frame> = (0..150)
+            .map(|i| {
+                let k = e.encode(&tone(16000, i * 320), &mut store).unwrap();
+                amrwb_rtp::Frame::from_storage(&store[..k]).unwrap()
+            })
+            .collect();
+        let mut buf = [0u8; MAX_PACKET];
+        let mut pl = [0u8; 200];
+        for k in 0..frames.len() {
+            let now = 1_000 * MS + k as u64 * 20 * MS;
+            let first = if redundant { k.saturating_sub(1) } else { k };
+            if k % 10 != 5 {
+                let n = amrwb_rtp::packetize(15, &frames[first..=k], Framing::BandwidthEfficient, &mut pl).unwrap();
+                let pkt = rtp(96, k as u16, first as u32 * 320, &pl[..n]);
+                assert_eq!(p.push(now, &hdr(&pkt), &pkt[12..]), PushResult::Done);
+            }
+            p.pull(now + 5 * MS, &mut buf);
+        }
+        (p.stats.concealed, p.jitter_stats())
+    }
+
+    #[test]
+    fn amrwb_redundancy_fills_the_frames_of_lost_packets() {
+        let (plain, _) = amrwb_with_redundancy(false);
+        let (red, js) = amrwb_with_redundancy(true);
+        eprintln!("concealed frames: {plain} without redundancy, {red} with it; {js:?}");
+        assert!(plain >= 14, "without redundancy each lost packet is a concealed frame: {plain}");
+        // a lost packet's frame comes 20 ms late in the next one: the buffer's target
+        // grows to take it (the first loss or two may still be concealed)
+        assert!(red <= 2, "with it, the repeated frames fill the gaps: {red} concealed, {js:?}");
+        // 135 packets sent, 134 of them with a repeat; 15 repeats fill a lost packet's frame
+        assert_eq!((js.duplicates, js.stored), (119, 150), "the other repeats are duplicates: {js:?}");
+    }
+
     fn run_pcma(p: &mut Pipeline) -> Vec<u8> {
         let mut buf = [0u8; MAX_PACKET];
         for i in 0..10u16 {
