@@ -36,16 +36,6 @@ pub fn set_scheduling(policy: crate::config::Scheduling, priority: u8) -> io::Re
     Ok(())
 }
 
-/// The calling thread's scheduling policy and priority, as `sched_getscheduler` and
-/// `sched_getparam` report them.
-pub fn scheduling() -> io::Result<(libc::c_int, libc::c_int)> {
-    // SAFETY: plain syscalls on the calling thread; param is written by the kernel.
-    let policy = cvt(unsafe { libc::sched_getscheduler(0) })?;
-    let mut param = libc::sched_param { sched_priority: 0 };
-    cvt(unsafe { libc::sched_getparam(0, &mut param) })?;
-    Ok((policy, param.sched_priority))
-}
-
 pub struct Epoll {
     fd: OwnedFd,
 }

@@ -179,12 +179,12 @@ impl Eagw {
         matches!(self.child.try_wait(), Ok(None))
     }
 
-    /// Sends SIGTERM and waits (up to 5 s) for the exit status.
     /// The eagw process's id.
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
 
+    /// Sends SIGTERM and waits (up to 5 s) for the exit status.
     pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         let t0 = Instant::now();
