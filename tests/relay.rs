@@ -362,13 +362,17 @@ fn real_time_workers_are_scheduled_fifo_and_relay() {
     assert_eq!(drain(&c.b, Duration::from_millis(300)).len(), 20, "a real-time worker relays");
     let workers = worker_scheduling(e.pid());
     assert_eq!(workers.len(), 2, "the test config runs two workers: {workers:?}");
+    let (_, metrics) = e.http("GET", "/metrics", "text/plain", b"");
+    let metrics = String::from_utf8_lossy(&metrics).to_string();
     if may_use_real_time() {
         assert!(workers.iter().all(|w| *w == (libc::SCHED_FIFO as i64, 7)), "SCHED_FIFO at priority 7: {workers:?}");
         assert!(e.log_text().contains("real-time scheduling"), "the log says so");
+        assert!(metrics.contains("\neagw_realtime_workers 2\n"), "and /metrics: {metrics}");
     } else {
-        // no privilege: the workers run time-shared and the log says why
+        // no privilege: the workers run time-shared and the log and /metrics say so
         assert!(workers.iter().all(|w| w.0 == libc::SCHED_OTHER as i64), "{workers:?}");
         assert!(e.log_text().contains("worker_scheduling not applied"), "{}", e.log_text());
+        assert!(metrics.contains("\neagw_realtime_workers 0\n"), "{metrics}");
     }
     // the control threads stay time-shared: only the workers are real time
     let main_policy = std::fs::read_to_string(format!("/proc/{}/stat", e.pid())).unwrap();

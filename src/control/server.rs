@@ -447,6 +447,7 @@ pub async fn metrics(d: &Dispatcher) -> String {
     m("dtmf_detected_total", "counter", "DTMF digits detected in a party's audio and sent as telephone-event.", s.dtmf_detected);
     m("dtmf_played_total", "counter", "DTMF digits injected by play DTMF.", s.dtmf_played);
     m("dtmf_blocked_total", "counter", "telephone-event packets and in-band digits dropped by block DTMF.", s.dtmf_blocked);
+    m("realtime_workers", "gauge", "Media workers running under real-time scheduling (general.worker_scheduling applied).", s.realtime_workers);
     let t = &s.turn;
     m("turn_allocations", "gauge", "TURN allocations alive.", t.allocations);
     m("turn_allocations_created_total", "counter", "TURN allocations made.", t.allocations_created);

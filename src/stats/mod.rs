@@ -55,6 +55,8 @@ pub struct WorkerStats {
     /// telephone-event packets (and in-band digits) dropped by `block DTMF`.
     pub dtmf_blocked: u64,
     pub errors: u64,
+    /// Workers running under real-time scheduling (`worker_scheduling` applied): a gauge.
+    pub realtime_workers: u64,
     pub turn: TurnStats,
 }
 
@@ -168,6 +170,7 @@ impl WorkerStats {
         self.dtmf_played += o.dtmf_played;
         self.dtmf_blocked += o.dtmf_blocked;
         self.errors += o.errors;
+        self.realtime_workers += o.realtime_workers;
         self.turn.merge(&o.turn);
     }
 }

@@ -439,9 +439,13 @@ pub fn spawn(cfg: &Config, sessions: Arc<AtomicUsize>) -> std::io::Result<(Vec<W
         handles.push(h);
         let (policy, priority) = (cfg.general.worker_scheduling, cfg.general.worker_priority);
         threads.push(std::thread::Builder::new().name(format!("eagw-worker-{id}")).spawn(move || {
+            let mut w = w;
             if policy != crate::config::Scheduling::Other {
                 match sys::set_scheduling(policy, priority) {
-                    Ok(()) => tracing::info!(worker = id, ?policy, priority, "real-time scheduling"),
+                    Ok(()) => {
+                        w.stats.realtime_workers = 1;
+                        tracing::info!(worker = id, ?policy, priority, "real-time scheduling")
+                    }
                     Err(e) => tracing::warn!(
                         worker = id, ?policy, priority, error = %e,
                         "worker_scheduling not applied, the worker runs time-shared (needs CAP_SYS_NICE or an RLIMIT_RTPRIO, systemd LimitRTPRIO=)"
