@@ -91,46 +91,41 @@ pub fn proc_cpu_s(pid: u32) -> io::Result<f64> {
     Ok((get(11)? + get(12)?) / clk_tck())
 }
 
+/// Seconds summed over the threads of process `pid` whose name starts with `prefix` ("" for
+/// all) of value `field` of their /proc/PID/task/TID/schedstat (0: time on a CPU, 1: time
+/// runnable but waiting for one); None when no thread's schedstat could be read.
+fn schedstat_sum_s(pid: u32, field: usize, prefix: &str) -> Option<f64> {
+    let mut total_ns: u64 = 0;
+    let mut any = false;
+    for e in std::fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten() {
+        if !prefix.is_empty() && !std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.starts_with(prefix)) {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(e.path().join("schedstat")) else { continue };
+        if let Some(ns) = text.split_whitespace().nth(field).and_then(|v| v.parse::<u64>().ok()) {
+            total_ns += ns;
+            any = true;
+        }
+    }
+    any.then_some(total_ns as f64 / 1e9)
+}
+
 /// CPU seconds of process `pid` with nanosecond resolution: the sum of its threads' run
 /// time from /proc/PID/task/*/schedstat (time of threads that already exited is not in it,
 /// so this is for phases during which the process keeps its threads). Falls back to
 /// [`proc_cpu_s`] (clock ticks, usually 10 ms) where schedstat is missing; the second value
 /// says which source was read.
 pub fn proc_cpu_fine_s(pid: u32) -> io::Result<(f64, &'static str)> {
-    let mut total_ns: u64 = 0;
-    let mut any = false;
-    if let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) {
-        for e in dir.flatten() {
-            let Ok(text) = std::fs::read_to_string(e.path().join("schedstat")) else { continue };
-            if let Some(ns) = text.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()) {
-                total_ns += ns;
-                any = true;
-            }
-        }
-    }
-    if any {
-        Ok((total_ns as f64 / 1e9, "schedstat"))
-    } else {
-        proc_cpu_s(pid).map(|s| (s, "stat"))
+    match schedstat_sum_s(pid, 0, "") {
+        Some(s) => Ok((s, "schedstat")),
+        None => proc_cpu_s(pid).map(|s| (s, "stat")),
     }
 }
 
 /// Seconds that the threads of process `pid` named `prefix…` have spent runnable but not
-/// running (pre-empted or waiting for a CPU: the second value of /proc/PID/task/*/schedstat).
+/// running (pre-empted or waiting for a CPU).
 pub fn proc_runqueue_wait_s(pid: u32, prefix: &str) -> Option<f64> {
-    let mut total_ns: u64 = 0;
-    let mut any = false;
-    for e in std::fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten() {
-        if !std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.starts_with(prefix)) {
-            continue;
-        }
-        let Ok(text) = std::fs::read_to_string(e.path().join("schedstat")) else { continue };
-        if let Some(ns) = text.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()) {
-            total_ns += ns;
-            any = true;
-        }
-    }
-    any.then_some(total_ns as f64 / 1e9)
+    schedstat_sum_s(pid, 1, prefix)
 }
 
 /// The machine's steal time (a virtual machine's CPUs running something else of the host's),
